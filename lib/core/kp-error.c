@@ -1,0 +1,3 @@
+#include "core/kp-error.h"
+
+G_DEFINE_QUARK(kp - error - quark, kp_error)
