@@ -1,0 +1,32 @@
+/* Peer ids: the multihash of an encoded PublicKey (identity when the encoding
+ * is at most 42 bytes, else sha2-256). Text: base58btc, or a CIDv1 with the
+ * libp2p-key codec (0x72) in multibase. A value type: copy it, compare it. */
+#pragma once
+
+#include <glib.h>
+
+#include "core/kp-keys.h"
+
+G_BEGIN_DECLS
+
+#define KP_PEER_ID_MAX_INLINE_KEY 42
+#define KP_PEER_ID_MAX_BYTES      (2 + KP_PEER_ID_MAX_INLINE_KEY)
+#define KP_CID_CODEC_LIBP2P_KEY   0x72
+
+typedef struct {
+        guint8 len;
+        guint8 bytes[KP_PEER_ID_MAX_BYTES]; /* binary multihash */
+} KpPeerId;
+
+void kp_peer_id_from_public_key(const KpPublicKey *key, KpPeerId *ret_id);
+gboolean kp_peer_id_from_bytes(const guint8 *buf, gsize len, KpPeerId *ret_id, GError **error);
+/* base58btc ("12D3KooW...", "Qm...") or CIDv1 ("bafz..."). */
+gboolean kp_peer_id_parse(const char *text, KpPeerId *ret_id, GError **error);
+char *kp_peer_id_to_string(const KpPeerId *id);
+char *kp_peer_id_to_cid_string(const KpPeerId *id);
+gboolean kp_peer_id_equal(const KpPeerId *a, const KpPeerId *b);
+/* The public key inlined in an identity-multihash peer id; NULL with
+ * KP_ERROR_NOT_FOUND for a sha2-256 one. */
+KpPublicKey *kp_peer_id_extract_public_key(const KpPeerId *id, GError **error);
+
+G_END_DECLS
