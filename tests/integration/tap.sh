@@ -1,0 +1,49 @@
+# Minimal TAP helpers for the shell integration tests; source it.
+# KPINGD and KPINGCTL are set by meson to the built programs.
+set -u
+tap_n=0
+tap_failed=0
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/kping-test.XXXXXX")
+trap 'tap_cleanup' EXIT
+
+tap_cleanup() {
+        local pids
+        pids=$(jobs -p)
+        [ -n "$pids" ] && kill $pids 2>/dev/null
+        rm -rf "$TMP"
+        echo "1..$tap_n"
+        exit $tap_failed
+}
+
+ok() {
+        tap_n=$((tap_n + 1))
+        echo "ok $tap_n - $1"
+}
+
+not_ok() {
+        tap_n=$((tap_n + 1))
+        tap_failed=1
+        echo "not ok $tap_n - $1"
+        shift
+        for line in "$@"; do echo "# $line"; done
+}
+
+# check NAME COMMAND...: one test point for a command's success.
+check() {
+        local name=$1
+        shift
+        if "$@" >"$TMP/out" 2>&1; then ok "$name"; else not_ok "$name" "$(cat "$TMP/out")"; fi
+}
+
+# expect_exit NAME STATUS STDERR_SUBSTRING COMMAND...
+expect_exit() {
+        local name=$1 want=$2 msg=$3 got
+        shift 3
+        "$@" >"$TMP/out" 2>"$TMP/err"
+        got=$?
+        if [ "$got" = "$want" ] && grep -qF -- "$msg" "$TMP/err" && [ "$(wc -l <"$TMP/err")" -eq 1 ]; then
+                ok "$name"
+        else
+                not_ok "$name" "exit $got (want $want); stderr: $(cat "$TMP/err")" "wanted one line containing: $msg"
+        fi
+}
