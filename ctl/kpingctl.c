@@ -16,6 +16,7 @@ typedef struct {
 
 static const KpCtlCommand commands[] = {
         { "ping", kp_ctl_ping, "ping a kpingd's PingActor (or any libp2p node with --libp2p)" },
+        { "id", kp_ctl_id, "show a peer's identify information" },
 };
 
 static void
@@ -26,13 +27,6 @@ print_usage (FILE *out)
                 fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
         fprintf (out, "\nkpingctl COMMAND --help shows the options of a command.\n"
                       "Options:\n  --version  print the version\n  --help     this text\n");
-}
-
-int
-kp_ctl_fail (const GError *error)
-{
-        fprintf (stderr, "kpingctl: %s\n", error->message);
-        return KP_CTL_EXIT_ERROR;
 }
 
 int

@@ -1,115 +1,207 @@
 /* kpingd: the kping daemon. */
 #define G_LOG_DOMAIN "kpingd"
 
-#include <glib.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
 #include <locale.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
 
+#include "config.h"
 #include "core/kp-peer-id.h"
+#include "log.h"
+#include "net/kp-host.h"
+#include "net/kp-identify-service.h"
 #include "net/kp-identity.h"
-
-#define KPINGD_DEFAULT_STATE_DIR "/var/lib/kpingd"
+#include "net/kp-ping-service.h"
 
 typedef struct {
-        char *state_dir;
-        gboolean print_peer_id;
-        gboolean version;
-} KpingdOptions;
+        KpingdConfig *config;
+        KpKeypair *identity;
+        char *peer_id;
+        KpHost *host;
+        KpIdentifyService *identify;
+        GMainLoop *loop;
+        int exit_status;
+} Kpingd;
 
 static void
-kpingd_options_clear (KpingdOptions *o)
+on_connection_established (KpHost *host, KpConnection *conn, gpointer user_data)
 {
-        g_clear_pointer (&o->state_dir, g_free);
+        g_autofree char *peer = NULL;
+        g_autofree char *addr = NULL;
+
+        if (kp_connection_get_direction (conn) != KP_CONNECTION_INBOUND)
+                return;
+        peer = kp_peer_id_to_string (kp_connection_get_remote_peer_id (conn));
+        addr = kp_multiaddr_to_string (kp_connection_get_remote_addr (conn));
+        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE_ID", KPINGD_MID_CONNECTED,
+                          "KPING_REMOTE_PEER_ID", peer, "KPING_REMOTE_ADDR", addr, "MESSAGE",
+                          "Client connected: %s from %s", peer, addr);
 }
 
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (KpingdOptions, kpingd_options_clear)
-
-static const char *
-default_state_dir (void)
+static void
+on_connection_closed (KpHost *host, KpConnection *conn, const GError *error, gpointer user_data)
 {
-        /* systemd's StateDirectory= sets this; it may list several, ':'-separated. */
-        const char *env = g_getenv ("STATE_DIRECTORY");
+        g_autofree char *peer = kp_peer_id_to_string (kp_connection_get_remote_peer_id (conn));
 
-        if (env != NULL && env[0] != '\0')
-                return env;
-        return KPINGD_DEFAULT_STATE_DIR;
+        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, "KPING_REMOTE_PEER_ID", peer,
+                          "MESSAGE", "Connection with %s closed%s%s", peer,
+                          error != NULL ? ": " : "", error != NULL ? error->message : "");
+}
+
+static void
+on_handshake_failed (KpHost *host, const KpMultiaddr *remote, const GError *error,
+                     gpointer user_data)
+{
+        g_autofree char *addr = remote != NULL ? kp_multiaddr_to_string (remote) : g_strdup ("?");
+
+        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE_ID", KPINGD_MID_HANDSHAKE,
+                          "KPING_REMOTE_ADDR", addr, "MESSAGE",
+                          "Handshake with %s failed: %s", addr, error->message);
+}
+
+/* Writes @contents to @path through a temporary file and a rename, so a
+ * reader never sees a partial file. */
+static gboolean
+write_file_atomically (const char *path, const char *contents, GError **error)
+{
+        return g_file_set_contents_full (path, contents, -1,
+                                         G_FILE_SET_CONTENTS_CONSISTENT |
+                                                 G_FILE_SET_CONTENTS_ONLY_EXISTING,
+                                         0644, error);
 }
 
 static gboolean
-parse_options (int *argc, char ***argv, KpingdOptions *o, GError **error)
+announce_ready (Kpingd *d, GError **error)
 {
-        g_autoptr (GOptionContext) ctx = NULL;
-        const GOptionEntry entries[] = {
-                { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->state_dir,
-                  "State directory (identity key, counter); default $STATE_DIRECTORY or "
-                  KPINGD_DEFAULT_STATE_DIR,
-                  "DIR" },
-                { "print-peer-id", 0, 0, G_OPTION_ARG_NONE, &o->print_peer_id,
-                  "Print the node's peer id (creating the identity if needed) and exit", NULL },
-                { "version", 0, 0, G_OPTION_ARG_NONE, &o->version, "Print the version and exit",
-                  NULL },
-                { NULL },
-        };
+        g_autoptr (GPtrArray) bound = kp_host_get_listen_addrs (d->host);
+        g_autoptr (GPtrArray) advertised = kp_host_get_advertised_addrs (d->host);
+        g_autoptr (GString) addrs = g_string_new (NULL);
 
-        ctx = g_option_context_new ("- kping daemon");
-        g_option_context_set_summary (ctx, "Hosts a PingActor reachable over libp2p.");
-        g_option_context_add_main_entries (ctx, entries, NULL);
-        if (!g_option_context_parse (ctx, argc, argv, error))
-                return FALSE;
-        if (*argc > 1) {
-                g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                             "unexpected argument \"%s\"", (*argv)[1]);
+        for (guint i = 0; i < bound->len; i++) {
+                g_autofree char *text = kp_multiaddr_to_string (bound->pdata[i]);
+                g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE_ID",
+                                  KPINGD_MID_LISTENING, "KPING_PEER_ID", d->peer_id,
+                                  "KPING_LISTEN_ADDR", text, "MESSAGE", "Listening on %s", text);
+        }
+        for (guint i = 0; i < advertised->len; i++) {
+                g_autoptr (KpMultiaddr) full = kp_multiaddr_encapsulate_p2p (
+                        advertised->pdata[i], kp_host_get_peer_id (d->host), NULL);
+                g_autofree char *text = full != NULL ? kp_multiaddr_to_string (full) : NULL;
+                if (text == NULL)
+                        continue;
+                g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "KPING_PEER_ID", d->peer_id,
+                                  "KPING_CONNECTION_ADDR", text, "MESSAGE",
+                                  "Connection address: %s", text);
+                g_string_append_printf (addrs, "%s\n", text);
+        }
+        if (d->config->addrs_file != NULL &&
+            !write_file_atomically (d->config->addrs_file, addrs->str, error)) {
+                g_prefix_error (error, "cannot write --addrs-file: ");
                 return FALSE;
         }
-        if (o->state_dir == NULL) {
-                g_auto (GStrv) dirs = g_strsplit (default_state_dir (), ":", 2);
-                o->state_dir = g_strdup (dirs[0]);
-        }
+        sd_notifyf (0, "READY=1\nSTATUS=Peer ID %s, %u connections", d->peer_id,
+                    kp_host_get_n_connections (d->host));
         return TRUE;
 }
 
-static int
-print_peer_id (const KpingdOptions *o)
+static gboolean
+on_stop_signal (gpointer user_data)
 {
-        g_autoptr (GError) error = NULL;
-        g_autoptr (KpKeypair) keypair = NULL;
-        g_autofree char *text = NULL;
-        KpPeerId id;
+        Kpingd *d = user_data;
 
-        keypair = kp_identity_load_or_create (o->state_dir, NULL, &error);
-        if (keypair == NULL) {
-                fprintf (stderr, "kpingd: %s\n", error->message);
+        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE_ID", KPINGD_MID_STOPPING,
+                          "KPING_PEER_ID", d->peer_id, "MESSAGE", "Stopping");
+        sd_notify (0, "STOPPING=1");
+        g_main_loop_quit (d->loop);
+        return G_SOURCE_CONTINUE;
+}
+
+static int
+run_daemon (Kpingd *d)
+{
+        static const KpHostCallbacks host_callbacks = {
+                .connection_established = on_connection_established,
+                .connection_closed = on_connection_closed,
+                .handshake_failed = on_handshake_failed,
+        };
+        g_autoptr (GError) error = NULL;
+        g_autofree char *agent = g_strdup_printf ("kping/%s", KP_VERSION);
+
+        d->host = kp_host_new (d->identity);
+        kp_host_add_callbacks (d->host, &host_callbacks, d);
+        d->identify = kp_identify_service_new (d->host, agent, TRUE);
+        kp_ping_service_register (d->host);
+
+        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE_ID", KPINGD_MID_STARTED,
+                          "KPING_PEER_ID", d->peer_id, "MESSAGE", "Server Peer ID: %s",
+                          d->peer_id);
+        for (guint i = 0; i < d->config->listen->len; i++) {
+                if (!kp_host_listen (d->host, d->config->listen->pdata[i], &error)) {
+                        g_critical ("%s", error->message);
+                        return EXIT_FAILURE;
+                }
+        }
+        if (!announce_ready (d, &error)) {
+                g_critical ("%s", error->message);
                 return EXIT_FAILURE;
         }
-        kp_peer_id_from_public_key (kp_keypair_get_public_key (keypair), &id);
-        text = kp_peer_id_to_string (&id);
-        printf ("%s\n", text);
+        g_unix_signal_add (SIGTERM, on_stop_signal, d);
+        g_unix_signal_add (SIGINT, on_stop_signal, d);
+        d->loop = g_main_loop_new (NULL, FALSE);
+        g_main_loop_run (d->loop);
+        kp_host_close_all (d->host);
         return EXIT_SUCCESS;
 }
 
 int
 main (int argc, char **argv)
 {
-        g_auto (KpingdOptions) o = { 0 };
+        g_auto (KpingdConfig) config = { 0 };
         g_autoptr (GError) error = NULL;
+        g_autoptr (KpKeypair) identity = NULL;
+        KpPeerId id;
+        Kpingd d = { 0 };
+        int status;
 
         setlocale (LC_ALL, "");
         if (sodium_init () < 0) {
                 fprintf (stderr, "kpingd: libsodium failed to initialise\n");
                 return EXIT_FAILURE;
         }
-        if (!parse_options (&argc, &argv, &o, &error)) {
-                fprintf (stderr, "kpingd: %s (see kpingd --help)\n", error->message);
+        if (!kpingd_config_load (&config, &argc, &argv, &error)) {
+                fprintf (stderr, "kpingd: %s\n", error->message);
                 return 2;
         }
-        if (o.version) {
+        if (config.version) {
                 printf ("kpingd %s\n", KP_VERSION);
                 return EXIT_SUCCESS;
         }
-        if (o.print_peer_id)
-                return print_peer_id (&o);
-        fprintf (stderr, "kpingd: nothing to do yet without --print-peer-id\n");
-        return 2;
+        kpingd_log_init (config.log_level);
+        identity = kp_identity_load_or_create (config.state_dir, NULL, &error);
+        if (identity == NULL) {
+                fprintf (stderr, "kpingd: %s\n", error->message);
+                return EXIT_FAILURE;
+        }
+        kp_peer_id_from_public_key (kp_keypair_get_public_key (identity), &id);
+        d.config = &config;
+        d.identity = identity;
+        d.peer_id = kp_peer_id_to_string (&id);
+        if (config.print_peer_id) {
+                printf ("%s\n", d.peer_id);
+                g_free (d.peer_id);
+                return EXIT_SUCCESS;
+        }
+        status = run_daemon (&d);
+        g_clear_pointer (&d.host, kp_host_free);
+        g_clear_pointer (&d.identify, kp_identify_service_free);
+        g_clear_pointer (&d.loop, g_main_loop_unref);
+        g_free (d.peer_id);
+        return status;
 }

@@ -1,0 +1,91 @@
+/* Internals shared by kp-host.c, kp-connection.c and kp-stream.c. */
+#pragma once
+
+#include "core/kp-mss.h"
+#include "core/kp-noise.h"
+#include "core/kp-yamux.h"
+#include "net/kp-host.h"
+#include "net/kp-socket-pump.h"
+
+typedef enum {
+        KP_CONNECTION_STAGE_SECURITY, /* multistream-select for /noise */
+        KP_CONNECTION_STAGE_NOISE,    /* Noise XX handshake */
+        KP_CONNECTION_STAGE_MUXER,    /* multistream-select for /yamux/1.0.0, encrypted */
+        KP_CONNECTION_STAGE_OPEN,     /* yamux */
+        KP_CONNECTION_STAGE_CLOSED,
+} KpConnectionStage;
+
+/* What the host learns from a connection; the host sets these. */
+typedef struct {
+        void (*established) (KpConnection *conn, gpointer user_data);
+        void (*closed) (KpConnection *conn, const GError *error, gpointer user_data);
+} KpConnectionHostCallbacks;
+
+struct _KpConnection {
+        gint ref_count;
+        KpHost *host;
+        KpConnectionHostCallbacks host_callbacks;
+        gpointer host_data;
+
+        KpConnectionDirection direction;
+        KpConnectionStage stage;
+        KpSocketPump *pump;
+        KpMultiaddr *remote_addr;
+        KpMultiaddr *local_addr;
+        gboolean has_expected_peer;
+        KpPeerId expected_peer;
+        KpPeerId remote_peer;
+        gint64 connected_us;
+        gint64 upgrade_us;
+
+        KpMss *mss;
+        KpNoise *noise;
+        KpYamuxSession *yamux;
+        GHashTable *streams; /* stream id -> KpStream* (owned) */
+
+        guint handshake_timeout_id;
+        guint idle_timeout_id;
+        gint64 last_input_us;
+        guint dispatch_depth; /* > 0 while handling input: flush once at the end */
+        GByteArray *scratch;  /* plaintext, and ciphertext on the way out */
+};
+
+struct _KpStream {
+        gint ref_count;
+        KpConnection *conn; /* NULL once closed */
+        guint32 id;
+        gboolean outbound;
+        KpMss *mss;     /* until negotiated */
+        char *protocol; /* once negotiated */
+        KpStreamCallbacks callbacks;
+        gpointer user_data;
+        GByteArray *pending; /* written but not yet accepted by yamux */
+        GByteArray *held;    /* written before the protocol was agreed */
+        gboolean close_requested;
+        gboolean eof_seen;
+        gboolean finished;
+};
+
+KpConnection *kp_connection_new (KpHost *host, GSocketConnection *socket_conn,
+                                  KpConnectionDirection direction, const KpPeerId *expected,
+                                  const KpConnectionHostCallbacks *callbacks, gpointer user_data,
+                                  GError **error);
+void kp_connection_start (KpConnection *conn);
+/* Writes out what yamux has queued, unless input is being handled (then it
+ * happens once at the end, so replies share one Noise frame and one send). */
+void kp_connection_flush (KpConnection *conn);
+
+KpStream *kp_stream_new (KpConnection *conn, guint32 id, gboolean outbound);
+/* Drives a stream after yamux reported something for it. */
+void kp_stream_on_readable (KpStream *stream);
+void kp_stream_on_writable (KpStream *stream);
+void kp_stream_on_peer_closed (KpStream *stream);
+void kp_stream_finish (KpStream *stream, const GError *error);
+/* Feeds the listener negotiation with host's protocols. */
+void kp_stream_start_inbound (KpStream *stream);
+gboolean kp_stream_start_outbound (KpStream *stream, const char *const *protocols,
+                                   GError **error);
+
+/* kp-host.c */
+KpStreamHandlerFunc kp_host_lookup_handler (KpHost *host, const char *protocol,
+                                            gpointer *ret_user_data);
