@@ -27,7 +27,15 @@ typedef struct {
         GBytes *data;
 } KpPublicKey;
 
+/* "Ed25519", "RSA", ...; "unknown" for anything else. */
+const char *kp_key_type_to_string(KpKeyType type);
+
 KpPublicKey *kp_public_key_new_ed25519(const guint8 key[KP_ED25519_PUBLIC_KEY_BYTES]);
+/* Rejects, with specific messages: more than KP_KEY_PROTOBUF_MAX bytes
+ * (KP_ERROR_TOO_LARGE), unknown key types (KP_ERROR_UNSUPPORTED), an Ed25519
+ * key that is not 32 bytes, unknown fields, and any encoding other than the
+ * canonical one (fields 1, 2 in order, once each), so that the bytes a peer
+ * sent and the bytes its peer id was computed from are the same. */
 KpPublicKey *kp_public_key_from_protobuf(const guint8 *buf, gsize len, GError **error);
 GBytes *kp_public_key_to_protobuf(const KpPublicKey *key);
 /* FALSE with KP_ERROR_CRYPTO for a bad signature, KP_ERROR_UNSUPPORTED for a
@@ -35,6 +43,7 @@ GBytes *kp_public_key_to_protobuf(const KpPublicKey *key);
 gboolean kp_public_key_verify(const KpPublicKey *key, const guint8 *msg, gsize msg_len,
                               const guint8 *sig, gsize sig_len, GError **error);
 gboolean kp_public_key_equal(const KpPublicKey *a, const KpPublicKey *b);
+KpPublicKey *kp_public_key_copy(const KpPublicKey *key);
 void kp_public_key_free(KpPublicKey *key);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KpPublicKey, kp_public_key_free)
 
