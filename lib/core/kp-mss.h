@@ -7,7 +7,11 @@
  * returns, and feed every received byte to kp_mss_feed(). Once the state is
  * KP_MSS_DONE, feed() stops consuming at the end of the last negotiation
  * message: the bytes it did not consume are the first bytes of the selected
- * protocol and belong to the caller. */
+ * protocol and belong to the caller.
+ *
+ * Not implemented: a dialer sending "ls" (only the listener answers it), and
+ * the simultaneous-open extension ("iamclient", "select:"); both are refused
+ * as protocol errors if received. */
 #pragma once
 
 #include <glib.h>
