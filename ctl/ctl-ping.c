@@ -65,32 +65,32 @@ typedef struct _KpPingSession {
 } KpPingSession;
 
 static void
-kp_ping_options_clear (KpPingOptions *o)
+kp_ping_options_clear(KpPingOptions *o)
 {
-        g_clear_pointer (&o->actor, g_free);
-        g_clear_pointer (&o->target_text, g_free);
-        g_clear_pointer (&o->target, kp_multiaddr_free);
+        g_clear_pointer(&o->actor, g_free);
+        g_clear_pointer(&o->target_text, g_free);
+        g_clear_pointer(&o->target, kp_multiaddr_free);
 }
 
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (KpPingOptions, kp_ping_options_clear)
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(KpPingOptions, kp_ping_options_clear)
 
 static gboolean
-check_seconds (const char *what, gdouble value, gboolean zero_ok, GError **error)
+check_seconds(const char *what, gdouble value, gboolean zero_ok, GError **error)
 {
-        if (!isfinite (value) || value < 0 || (!zero_ok && value == 0) ||
-            value > KP_PING_MAX_SECONDS) {
-                g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                             "invalid %s %g: must be %s seconds", what, value,
-                             zero_ok ? "0 or more" : "more than 0");
+        if (!isfinite(value) || value < 0 || (!zero_ok && value == 0)
+            || value > KP_PING_MAX_SECONDS) {
+                g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                            "invalid %s %g: must be %s seconds", what, value,
+                            zero_ok ? "0 or more" : "more than 0");
                 return FALSE;
         }
         return TRUE;
 }
 
 static gboolean
-parse_ping_options (int argc, char **argv, KpPingOptions *o, GError **error)
+parse_ping_options(int argc, char **argv, KpPingOptions *o, GError **error)
 {
-        g_autoptr (GOptionContext) ctx = NULL;
+        g_autoptr(GOptionContext) ctx = NULL;
         const GOptionEntry entries[] = {
                 { "count", 'c', 0, G_OPTION_ARG_INT, &o->count,
                   "Stop after COUNT pings (default 100)", "COUNT" },
@@ -118,442 +118,438 @@ parse_ping_options (int argc, char **argv, KpPingOptions *o, GError **error)
         o->preload = 1;
         o->deadline = 0;
 
-        ctx = g_option_context_new ("MULTIADDR - ping a kping actor or a libp2p node");
-        g_option_context_set_description (
-                ctx, "MULTIADDR is a full address, e.g. /ip4/127.0.0.1/tcp/36341/p2p/12D3KooW...\n"
-                     "Exit status: 0 if a pong arrived, 1 if none did, 2 on any other error.\n");
-        g_option_context_add_main_entries (ctx, entries, NULL);
-        if (!g_option_context_parse (ctx, &argc, &argv, error))
+        ctx = g_option_context_new("MULTIADDR - ping a kping actor or a libp2p node");
+        g_option_context_set_description(
+            ctx, "MULTIADDR is a full address, e.g. /ip4/127.0.0.1/tcp/36341/p2p/12D3KooW...\n"
+                 "Exit status: 0 if a pong arrived, 1 if none did, 2 on any other error.\n");
+        g_option_context_add_main_entries(ctx, entries, NULL);
+        if (!g_option_context_parse(ctx, &argc, &argv, error))
                 return FALSE;
         if (argc < 2) {
-                g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                             "missing MULTIADDR (see kpingctl ping --help)");
+                g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                            "missing MULTIADDR (see kpingctl ping --help)");
                 return FALSE;
         }
         if (argc > 2) {
-                g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                             "unexpected argument \"%s\"", argv[2]);
+                g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                            "unexpected argument \"%s\"", argv[2]);
                 return FALSE;
         }
         o->count_given = o->count != -1;
         if (!o->count_given)
                 o->count = KP_PING_DEFAULT_COUNT;
         if (o->count < 1 || o->count > KP_PING_MAX_COUNT) {
-                g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                             "invalid count %d: must be 1 to %d", o->count, KP_PING_MAX_COUNT);
+                g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                            "invalid count %d: must be 1 to %d", o->count, KP_PING_MAX_COUNT);
                 return FALSE;
         }
         if (o->preload < 1 || o->preload > KP_PING_MAX_PRELOAD) {
-                g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                             "invalid preload %d: must be 1 to %d", o->preload,
-                             KP_PING_MAX_PRELOAD);
+                g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                            "invalid preload %d: must be 1 to %d", o->preload, KP_PING_MAX_PRELOAD);
                 return FALSE;
         }
-        if (!check_seconds ("interval", o->interval, TRUE, error) ||
-            !check_seconds ("timeout", o->timeout, FALSE, error) ||
-            !check_seconds ("deadline", o->deadline, TRUE, error))
+        if (!check_seconds("interval", o->interval, TRUE, error)
+            || !check_seconds("timeout", o->timeout, FALSE, error)
+            || !check_seconds("deadline", o->deadline, TRUE, error))
                 return FALSE;
         if (o->actor == NULL)
-                o->actor = g_strdup (KP_PING_DEFAULT_ACTOR);
-        o->target_text = g_strdup (argv[1]);
-        o->target = kp_ctl_parse_target (argv[1], error);
+                o->actor = g_strdup(KP_PING_DEFAULT_ACTOR);
+        o->target_text = g_strdup(argv[1]);
+        o->target = kp_ctl_parse_target(argv[1], error);
         return o->target != NULL;
 }
 
 /* ---- output ----------------------------------------------------------- */
 
 static void
-print_json (json_object *obj)
+print_json(json_object *obj)
 {
-        printf ("%s\n", json_object_to_json_string_ext (obj, JSON_C_TO_STRING_PLAIN));
-        fflush (stdout);
-        json_object_put (obj);
+        printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN));
+        fflush(stdout);
+        json_object_put(obj);
 }
 
 static void
-report_sent (KpPingSession *s, guint64 seq)
+report_sent(KpPingSession *s, guint64 seq)
 {
         if (s->o->json || s->o->quiet)
                 return;
-        printf ("Sending PING #%" G_GUINT64_FORMAT "\n", seq);
-        fflush (stdout);
+        printf("Sending PING #%" G_GUINT64_FORMAT "\n", seq);
+        fflush(stdout);
 }
 
 static void
-report_pong (KpPingSession *s, guint64 seq, gint64 rtt_us, gboolean has_total, guint64 total)
+report_pong(KpPingSession *s, guint64 seq, gint64 rtt_us, gboolean has_total, guint64 total)
 {
         if (s->o->json) {
-                json_object *obj = json_object_new_object ();
-                json_object_object_add (obj, "type", json_object_new_string ("pong"));
-                json_object_object_add (obj, "seq", json_object_new_uint64 (seq));
+                json_object *obj = json_object_new_object();
+                json_object_object_add(obj, "type", json_object_new_string("pong"));
+                json_object_object_add(obj, "seq", json_object_new_uint64(seq));
                 if (has_total)
-                        json_object_object_add (obj, "total", json_object_new_uint64 (total));
-                json_object_object_add (obj, "rtt_us", json_object_new_int64 (rtt_us));
-                print_json (obj);
+                        json_object_object_add(obj, "total", json_object_new_uint64(total));
+                json_object_object_add(obj, "rtt_us", json_object_new_int64(rtt_us));
+                print_json(obj);
                 return;
         }
         if (s->o->quiet)
                 return;
         if (has_total)
-                printf ("Received PONG #%" G_GUINT64_FORMAT " (total: %" G_GUINT64_FORMAT
-                        ") time=%.3f ms\n",
-                        seq, total, rtt_us / 1000.0);
+                printf("Received PONG #%" G_GUINT64_FORMAT " (total: %" G_GUINT64_FORMAT
+                       ") time=%.3f ms\n",
+                       seq, total, rtt_us / 1000.0);
         else
-                printf ("Received PONG #%" G_GUINT64_FORMAT " time=%.3f ms\n", seq,
-                        rtt_us / 1000.0);
-        fflush (stdout);
+                printf("Received PONG #%" G_GUINT64_FORMAT " time=%.3f ms\n", seq, rtt_us / 1000.0);
+        fflush(stdout);
 }
 
 static void
-report_timeout (KpPingSession *s, guint64 seq, const char *reason)
+report_timeout(KpPingSession *s, guint64 seq, const char *reason)
 {
         if (s->o->json) {
-                json_object *obj = json_object_new_object ();
-                json_object_object_add (obj, "type", json_object_new_string ("timeout"));
-                json_object_object_add (obj, "seq", json_object_new_uint64 (seq));
+                json_object *obj = json_object_new_object();
+                json_object_object_add(obj, "type", json_object_new_string("timeout"));
+                json_object_object_add(obj, "seq", json_object_new_uint64(seq));
                 if (reason != NULL)
-                        json_object_object_add (obj, "reason", json_object_new_string (reason));
-                print_json (obj);
+                        json_object_object_add(obj, "reason", json_object_new_string(reason));
+                print_json(obj);
                 return;
         }
         if (s->o->quiet)
                 return;
         if (reason != NULL)
-                printf ("Lost PING #%" G_GUINT64_FORMAT ": %s\n", seq, reason);
+                printf("Lost PING #%" G_GUINT64_FORMAT ": %s\n", seq, reason);
         else
-                printf ("Timeout for PING #%" G_GUINT64_FORMAT "\n", seq);
-        fflush (stdout);
+                printf("Timeout for PING #%" G_GUINT64_FORMAT "\n", seq);
+        fflush(stdout);
 }
 
 static int
-compare_i64 (gconstpointer a, gconstpointer b)
+compare_i64(gconstpointer a, gconstpointer b)
 {
-        gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+        gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
 
         return x < y ? -1 : x > y;
 }
 
 /* Nearest-rank percentile of sorted values. */
 static gint64
-percentile (const GArray *sorted, double p)
+percentile(const GArray *sorted, double p)
 {
-        gsize rank = (gsize) ceil (p / 100.0 * sorted->len);
+        gsize rank = (gsize)ceil(p / 100.0 * sorted->len);
 
         if (rank < 1)
                 rank = 1;
-        return g_array_index (sorted, gint64, rank - 1);
+        return g_array_index(sorted, gint64, rank - 1);
 }
 
 static void
-report_summary (KpPingSession *s)
+report_summary(KpPingSession *s)
 {
-        g_autoptr (GArray) sorted = g_array_copy (s->rtts);
+        g_autoptr(GArray) sorted = g_array_copy(s->rtts);
         gint64 min = 0, max = 0, p50 = 0, p90 = 0, p99 = 0;
         double avg = 0, mdev = 0, sum = 0, sum2 = 0;
         double loss = s->transmitted > 0
-                              ? 100.0 * (double) (s->transmitted - s->received) / s->transmitted
-                              : 0;
-        gint64 elapsed_ms = (g_get_monotonic_time () - s->started_us) / 1000;
+                          ? 100.0 * (double)(s->transmitted - s->received) / s->transmitted
+                          : 0;
+        gint64 elapsed_ms = (g_get_monotonic_time() - s->started_us) / 1000;
 
-        g_array_sort (sorted, compare_i64);
+        g_array_sort(sorted, compare_i64);
         if (sorted->len > 0) {
-                min = g_array_index (sorted, gint64, 0);
-                max = g_array_index (sorted, gint64, sorted->len - 1);
+                min = g_array_index(sorted, gint64, 0);
+                max = g_array_index(sorted, gint64, sorted->len - 1);
                 for (guint i = 0; i < sorted->len; i++) {
-                        double v = (double) g_array_index (sorted, gint64, i);
+                        double v = (double)g_array_index(sorted, gint64, i);
                         sum += v;
                         sum2 += v * v;
                 }
                 avg = sum / sorted->len;
-                mdev = sqrt (MAX (0.0, sum2 / sorted->len - avg * avg));
-                p50 = percentile (sorted, 50);
-                p90 = percentile (sorted, 90);
-                p99 = percentile (sorted, 99);
+                mdev = sqrt(MAX(0.0, sum2 / sorted->len - avg * avg));
+                p50 = percentile(sorted, 50);
+                p90 = percentile(sorted, 90);
+                p99 = percentile(sorted, 99);
         }
         if (s->o->json) {
-                json_object *obj = json_object_new_object ();
-                json_object *rtt = json_object_new_object ();
-                json_object_object_add (obj, "type", json_object_new_string ("summary"));
-                json_object_object_add (obj, "transmitted",
-                                        json_object_new_uint64 (s->transmitted));
-                json_object_object_add (obj, "received", json_object_new_uint64 (s->received));
-                json_object_object_add (obj, "loss_pct", json_object_new_double (loss));
-                json_object_object_add (rtt, "min", json_object_new_int64 (min));
-                json_object_object_add (rtt, "avg", json_object_new_int64 ((gint64) llround (avg)));
-                json_object_object_add (rtt, "max", json_object_new_int64 (max));
-                json_object_object_add (rtt, "mdev",
-                                        json_object_new_int64 ((gint64) llround (mdev)));
-                json_object_object_add (rtt, "p50", json_object_new_int64 (p50));
-                json_object_object_add (rtt, "p90", json_object_new_int64 (p90));
-                json_object_object_add (rtt, "p99", json_object_new_int64 (p99));
-                json_object_object_add (obj, "rtt_us", rtt);
-                json_object_object_add (obj, "connect_us", json_object_new_int64 (s->connect_us));
-                json_object_object_add (obj, "resolve_us", json_object_new_int64 (s->resolve_us));
-                json_object_object_add (obj, "first_pong_us",
-                                        json_object_new_int64 (s->first_pong_us));
-                json_object_object_add (obj, "total", json_object_new_uint64 (s->o->libp2p
-                                                                                  ? s->received
-                                                                                  : s->last_total));
-                print_json (obj);
+                json_object *obj = json_object_new_object();
+                json_object *rtt = json_object_new_object();
+                json_object_object_add(obj, "type", json_object_new_string("summary"));
+                json_object_object_add(obj, "transmitted", json_object_new_uint64(s->transmitted));
+                json_object_object_add(obj, "received", json_object_new_uint64(s->received));
+                json_object_object_add(obj, "loss_pct", json_object_new_double(loss));
+                json_object_object_add(rtt, "min", json_object_new_int64(min));
+                json_object_object_add(rtt, "avg", json_object_new_int64((gint64)llround(avg)));
+                json_object_object_add(rtt, "max", json_object_new_int64(max));
+                json_object_object_add(rtt, "mdev", json_object_new_int64((gint64)llround(mdev)));
+                json_object_object_add(rtt, "p50", json_object_new_int64(p50));
+                json_object_object_add(rtt, "p90", json_object_new_int64(p90));
+                json_object_object_add(rtt, "p99", json_object_new_int64(p99));
+                json_object_object_add(obj, "rtt_us", rtt);
+                json_object_object_add(obj, "connect_us", json_object_new_int64(s->connect_us));
+                json_object_object_add(obj, "resolve_us", json_object_new_int64(s->resolve_us));
+                json_object_object_add(obj, "first_pong_us",
+                                       json_object_new_int64(s->first_pong_us));
+                json_object_object_add(
+                    obj, "total",
+                    json_object_new_uint64(s->o->libp2p ? s->received : s->last_total));
+                print_json(obj);
                 return;
         }
-        printf ("\n--- %s ping statistics ---\n", s->o->target_text);
-        printf ("%" G_GUINT64_FORMAT " pings transmitted, %" G_GUINT64_FORMAT
-                " received, %.3g%% loss, time %" G_GINT64_FORMAT "ms\n",
-                s->transmitted, s->received, loss, elapsed_ms);
+        printf("\n--- %s ping statistics ---\n", s->o->target_text);
+        printf("%" G_GUINT64_FORMAT " pings transmitted, %" G_GUINT64_FORMAT
+               " received, %.3g%% loss, time %" G_GINT64_FORMAT "ms\n",
+               s->transmitted, s->received, loss, elapsed_ms);
         if (sorted->len > 0)
-                printf ("rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", min / 1000.0,
-                        avg / 1000.0, max / 1000.0, mdev / 1000.0);
-        printf ("Done! Total: %" G_GUINT64_FORMAT ", Avg: %.3f ms\n",
-                s->o->libp2p ? s->received : s->last_total, avg / 1000.0);
-        fflush (stdout);
+                printf("rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", min / 1000.0,
+                       avg / 1000.0, max / 1000.0, mdev / 1000.0);
+        printf("Done! Total: %" G_GUINT64_FORMAT ", Avg: %.3f ms\n",
+               s->o->libp2p ? s->received : s->last_total, avg / 1000.0);
+        fflush(stdout);
 }
 
 /* ---- the session ------------------------------------------------------ */
 
-static void send_pings (KpPingSession *s);
+static void send_pings(KpPingSession *s);
 
 static void
-session_finish (KpPingSession *s)
+session_finish(KpPingSession *s)
 {
         s->done = TRUE;
-        g_main_context_wakeup (NULL);
+        g_main_context_wakeup(NULL);
 }
 
 static void
-maybe_finished (KpPingSession *s)
+maybe_finished(KpPingSession *s)
 {
-        if (s->transmitted >= (guint64) s->o->count && g_hash_table_size (s->in_flight) == 0)
-                session_finish (s);
+        if (s->transmitted >= (guint64)s->o->count && g_hash_table_size(s->in_flight) == 0)
+                session_finish(s);
 }
 
 static void
-record_free (KpPingRecord *r)
+record_free(KpPingRecord *r)
 {
-        g_clear_handle_id (&r->timeout_id, g_source_remove);
-        g_free (r);
+        g_clear_handle_id(&r->timeout_id, g_source_remove);
+        g_free(r);
 }
 
 static gboolean
-on_ping_timeout (gpointer user_data)
+on_ping_timeout(gpointer user_data)
 {
         KpPingRecord *r = user_data;
         KpPingSession *s = r->session;
         guint64 seq = r->seq;
 
         r->timeout_id = 0;
-        g_hash_table_remove (s->in_flight, &r->seq);
+        g_hash_table_remove(s->in_flight, &r->seq);
         s->lost++;
-        report_timeout (s, seq, NULL);
-        maybe_finished (s);
+        report_timeout(s, seq, NULL);
+        maybe_finished(s);
         if (s->o->interval == 0)
-                send_pings (s);
+                send_pings(s);
         return G_SOURCE_REMOVE;
 }
 
 static void
-on_pong (KpPingSession *s, guint64 seq, gint64 rtt_us, gboolean has_total, guint64 total)
+on_pong(KpPingSession *s, guint64 seq, gint64 rtt_us, gboolean has_total, guint64 total)
 {
-        if (!g_hash_table_remove (s->in_flight, &seq))
+        if (!g_hash_table_remove(s->in_flight, &seq))
                 return; /* late: its timeout was already reported */
         s->received++;
         if (s->first_pong_us == 0)
-                s->first_pong_us = kp_ctl_elapsed_us ();
+                s->first_pong_us = kp_ctl_elapsed_us();
         if (has_total)
                 s->last_total = total;
-        g_array_append_val (s->rtts, rtt_us);
-        report_pong (s, seq, rtt_us, has_total, total);
-        maybe_finished (s);
+        g_array_append_val(s->rtts, rtt_us);
+        report_pong(s, seq, rtt_us, has_total, total);
+        maybe_finished(s);
         if (s->o->interval == 0)
-                send_pings (s);
+                send_pings(s);
 }
 
 static void
-on_libp2p_pong (KpPingClient *client, guint64 seq, gint64 rtt_us, const GError *error,
-                gpointer user_data)
+on_libp2p_pong(KpPingClient *client, guint64 seq, gint64 rtt_us, const GError *error,
+               gpointer user_data)
 {
         KpPingSession *s = user_data;
         KpPingRecord *r;
 
         if (error == NULL) {
-                on_pong (s, seq, rtt_us, FALSE, 0);
+                on_pong(s, seq, rtt_us, FALSE, 0);
                 return;
         }
-        r = g_hash_table_lookup (s->in_flight, &seq);
+        r = g_hash_table_lookup(s->in_flight, &seq);
         if (r == NULL)
                 return;
-        g_hash_table_remove (s->in_flight, &seq);
+        g_hash_table_remove(s->in_flight, &seq);
         s->lost++;
-        report_timeout (s, seq, error->message);
-        maybe_finished (s);
+        report_timeout(s, seq, error->message);
+        maybe_finished(s);
 }
 
 static gboolean
-ensure_backend (KpPingSession *s, GError **error)
+ensure_backend(KpPingSession *s, GError **error)
 {
-        if (s->libp2p != NULL && kp_ping_client_is_open (s->libp2p))
+        if (s->libp2p != NULL && kp_ping_client_is_open(s->libp2p))
                 return TRUE;
         /* js-libp2p resets an inbound ping stream 10 s after it opened: a
          * fresh stream carries on. */
-        g_clear_pointer (&s->libp2p, kp_ping_client_free);
-        s->libp2p = kp_ping_client_new (s->conn, on_libp2p_pong, s, error);
+        g_clear_pointer(&s->libp2p, kp_ping_client_free);
+        s->libp2p = kp_ping_client_new(s->conn, on_libp2p_pong, s, error);
         return s->libp2p != NULL;
 }
 
 static void
-send_one (KpPingSession *s)
+send_one(KpPingSession *s)
 {
-        g_autoptr (GError) error = NULL;
-        KpPingRecord *r = g_new0 (KpPingRecord, 1);
+        g_autoptr(GError) error = NULL;
+        KpPingRecord *r = g_new0(KpPingRecord, 1);
 
         r->session = s;
         r->seq = ++s->next_seq;
-        r->sent_us = g_get_monotonic_time ();
+        r->sent_us = g_get_monotonic_time();
         s->transmitted++;
-        g_hash_table_insert (s->in_flight, &r->seq, r);
-        r->timeout_id = g_timeout_add ((guint) (s->o->timeout * 1000), on_ping_timeout, r);
-        report_sent (s, r->seq);
-        if (!ensure_backend (s, &error)) {
-                s->fatal = g_steal_pointer (&error);
-                session_finish (s);
+        g_hash_table_insert(s->in_flight, &r->seq, r);
+        r->timeout_id = g_timeout_add((guint)(s->o->timeout * 1000), on_ping_timeout, r);
+        report_sent(s, r->seq);
+        if (!ensure_backend(s, &error)) {
+                s->fatal = g_steal_pointer(&error);
+                session_finish(s);
                 return;
         }
-        kp_ping_client_send (s->libp2p, r->seq);
+        kp_ping_client_send(s->libp2p, r->seq);
 }
 
 /* With -i 0, keeps PRELOAD pings in flight; with an interval, sends the
  * preload at once and then one per tick. */
 static void
-send_pings (KpPingSession *s)
+send_pings(KpPingSession *s)
 {
-        while (!s->done && s->transmitted < (guint64) s->o->count &&
-               g_hash_table_size (s->in_flight) < (guint) s->o->preload)
-                send_one (s);
+        while (!s->done && s->transmitted < (guint64)s->o->count
+               && g_hash_table_size(s->in_flight) < (guint)s->o->preload)
+                send_one(s);
 }
 
 static gboolean
-on_interval (gpointer user_data)
+on_interval(gpointer user_data)
 {
         KpPingSession *s = user_data;
 
-        if (s->done || s->transmitted >= (guint64) s->o->count) {
+        if (s->done || s->transmitted >= (guint64)s->o->count) {
                 s->interval_id = 0;
                 return G_SOURCE_REMOVE;
         }
-        send_one (s);
+        send_one(s);
         return G_SOURCE_CONTINUE;
 }
 
 static gboolean
-on_deadline (gpointer user_data)
+on_deadline(gpointer user_data)
 {
         KpPingSession *s = user_data;
 
         s->deadline_id = 0;
-        session_finish (s);
+        session_finish(s);
         return G_SOURCE_REMOVE;
 }
 
 static gboolean
-on_interrupt (gpointer user_data)
+on_interrupt(gpointer user_data)
 {
-        session_finish (user_data);
+        session_finish(user_data);
         return G_SOURCE_CONTINUE;
 }
 
 static void
-on_connection_closed (KpHost *host, KpConnection *conn, const GError *error, gpointer user_data)
+on_connection_closed(KpHost *host, KpConnection *conn, const GError *error, gpointer user_data)
 {
         KpPingSession *s = user_data;
 
         if (conn != s->conn || s->done)
                 return;
-        s->fatal = error != NULL ? g_error_copy (error)
-                                 : g_error_new (KP_ERROR, KP_ERROR_CLOSED,
-                                                "the peer closed the connection");
-        session_finish (s);
+        s->fatal = error != NULL
+                       ? g_error_copy(error)
+                       : g_error_new(KP_ERROR, KP_ERROR_CLOSED, "the peer closed the connection");
+        session_finish(s);
 }
 
 static int
-run_session (KpPingSession *s)
+run_session(KpPingSession *s)
 {
         static const KpHostCallbacks host_callbacks = {
                 .connection_closed = on_connection_closed,
         };
-        g_autoptr (GError) error = NULL;
+        g_autoptr(GError) error = NULL;
         guint sigint_id, sigterm_id;
         int status;
 
-        kp_ctl_node_init (&s->node);
-        kp_host_add_callbacks (s->node.host, &host_callbacks, s);
-        sigint_id = g_unix_signal_add (SIGINT, on_interrupt, s);
-        sigterm_id = g_unix_signal_add (SIGTERM, on_interrupt, s);
-        s->started_us = g_get_monotonic_time ();
+        kp_ctl_node_init(&s->node);
+        kp_host_add_callbacks(s->node.host, &host_callbacks, s);
+        sigint_id = g_unix_signal_add(SIGINT, on_interrupt, s);
+        sigterm_id = g_unix_signal_add(SIGTERM, on_interrupt, s);
+        s->started_us = g_get_monotonic_time();
         if (s->o->deadline > 0)
-                s->deadline_id = g_timeout_add ((guint) (s->o->deadline * 1000), on_deadline, s);
+                s->deadline_id = g_timeout_add((guint)(s->o->deadline * 1000), on_deadline, s);
 
-        s->conn = kp_ctl_dial_sync (&s->node, s->o->target, &error);
+        s->conn = kp_ctl_dial_sync(&s->node, s->o->target, &error);
         if (s->conn == NULL) {
-                status = kp_ctl_fail (error);
+                status = kp_ctl_fail(error);
                 goto out;
         }
-        s->connect_us = kp_ctl_elapsed_us ();
+        s->connect_us = kp_ctl_elapsed_us();
         if (!s->o->libp2p) {
-                g_set_error (&error, KP_ERROR, KP_ERROR_UNSUPPORTED,
-                             "actor '%s' cannot be looked up: this kpingctl has no DHT client "
-                             "yet (use --libp2p)",
-                             s->o->actor);
-                status = kp_ctl_fail (error);
+                g_set_error(&error, KP_ERROR, KP_ERROR_UNSUPPORTED,
+                            "actor '%s' cannot be looked up: this kpingctl has no DHT client "
+                            "yet (use --libp2p)",
+                            s->o->actor);
+                status = kp_ctl_fail(error);
                 goto out;
         }
         if (!s->o->json && !s->o->quiet)
-                printf ("PING %s\n", s->o->target_text);
-        send_pings (s);
+                printf("PING %s\n", s->o->target_text);
+        send_pings(s);
         if (s->o->interval > 0 && !s->done)
-                s->interval_id = g_timeout_add ((guint) (s->o->interval * 1000), on_interval, s);
+                s->interval_id = g_timeout_add((guint)(s->o->interval * 1000), on_interval, s);
         while (!s->done)
-                g_main_context_iteration (NULL, TRUE);
+                g_main_context_iteration(NULL, TRUE);
         if (s->fatal != NULL && s->received == 0) {
-                status = kp_ctl_fail (s->fatal);
+                status = kp_ctl_fail(s->fatal);
                 goto out;
         }
         if (s->fatal != NULL)
-                fprintf (stderr, "kpingctl: %s\n", s->fatal->message);
-        report_summary (s);
-        if (s->received == 0 ||
-            (s->o->deadline > 0 && s->o->count_given && s->received < (guint64) s->o->count))
+                fprintf(stderr, "kpingctl: %s\n", s->fatal->message);
+        report_summary(s);
+        if (s->received == 0
+            || (s->o->deadline > 0 && s->o->count_given && s->received < (guint64)s->o->count))
                 status = KP_CTL_EXIT_NO_REPLY;
         else
                 status = KP_CTL_EXIT_OK;
 out:
-        g_source_remove (sigint_id);
-        g_source_remove (sigterm_id);
-        g_clear_handle_id (&s->interval_id, g_source_remove);
-        g_clear_handle_id (&s->deadline_id, g_source_remove);
-        g_clear_pointer (&s->libp2p, kp_ping_client_free);
-        g_hash_table_remove_all (s->in_flight);
-        g_clear_pointer (&s->conn, kp_connection_unref);
-        kp_ctl_node_clear (&s->node);
-        g_clear_error (&s->fatal);
+        g_source_remove(sigint_id);
+        g_source_remove(sigterm_id);
+        g_clear_handle_id(&s->interval_id, g_source_remove);
+        g_clear_handle_id(&s->deadline_id, g_source_remove);
+        g_clear_pointer(&s->libp2p, kp_ping_client_free);
+        g_hash_table_remove_all(s->in_flight);
+        g_clear_pointer(&s->conn, kp_connection_unref);
+        kp_ctl_node_clear(&s->node);
+        g_clear_error(&s->fatal);
         return status;
 }
 
 int
-kp_ctl_ping (int argc, char **argv)
+kp_ctl_ping(int argc, char **argv)
 {
-        g_auto (KpPingOptions) o = { 0 };
-        g_autoptr (GError) error = NULL;
+        g_auto(KpPingOptions) o = { 0 };
+        g_autoptr(GError) error = NULL;
         KpPingSession s = { 0 };
         int status;
 
-        if (!parse_ping_options (argc, argv, &o, &error))
-                return kp_ctl_fail (error);
+        if (!parse_ping_options(argc, argv, &o, &error))
+                return kp_ctl_fail(error);
         s.o = &o;
-        s.in_flight = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
-                                             (GDestroyNotify) record_free);
-        s.rtts = g_array_new (FALSE, FALSE, sizeof (gint64));
-        status = run_session (&s);
-        g_hash_table_unref (s.in_flight);
-        g_array_unref (s.rtts);
+        s.in_flight
+            = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, (GDestroyNotify)record_free);
+        s.rtts = g_array_new(FALSE, FALSE, sizeof(gint64));
+        status = run_session(&s);
+        g_hash_table_unref(s.in_flight);
+        g_array_unref(s.rtts);
         return status;
 }

@@ -10,7 +10,7 @@
 
 typedef struct {
         const char *name;
-        int (*run) (int argc, char **argv);
+        int (*run)(int argc, char **argv);
         const char *summary;
 } KpCtlCommand;
 
@@ -20,40 +20,40 @@ static const KpCtlCommand commands[] = {
 };
 
 static void
-print_usage (FILE *out)
+print_usage(FILE *out)
 {
-        fprintf (out, "Usage: kpingctl COMMAND [OPTIONS] MULTIADDR\n\nCommands:\n");
-        for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
-                fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-        fprintf (out, "\nkpingctl COMMAND --help shows the options of a command.\n"
-                      "Options:\n  --version  print the version\n  --help     this text\n");
+        fprintf(out, "Usage: kpingctl COMMAND [OPTIONS] MULTIADDR\n\nCommands:\n");
+        for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
+                fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "\nkpingctl COMMAND --help shows the options of a command.\n"
+                     "Options:\n  --version  print the version\n  --help     this text\n");
 }
 
 int
-main (int argc, char **argv)
+main(int argc, char **argv)
 {
-        setlocale (LC_ALL, "");
-        if (sodium_init () < 0) {
-                fprintf (stderr, "kpingctl: libsodium failed to initialise\n");
+        setlocale(LC_ALL, "");
+        if (sodium_init() < 0) {
+                fprintf(stderr, "kpingctl: libsodium failed to initialise\n");
                 return KP_CTL_EXIT_ERROR;
         }
         if (argc < 2) {
-                print_usage (stderr);
+                print_usage(stderr);
                 return KP_CTL_EXIT_ERROR;
         }
-        if (strcmp (argv[1], "--version") == 0 || strcmp (argv[1], "-V") == 0) {
-                printf ("kpingctl %s\n", KP_VERSION);
+        if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+                printf("kpingctl %s\n", KP_VERSION);
                 return KP_CTL_EXIT_OK;
         }
-        if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0 ||
-            strcmp (argv[1], "help") == 0) {
-                print_usage (stdout);
+        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0
+            || strcmp(argv[1], "help") == 0) {
+                print_usage(stdout);
                 return KP_CTL_EXIT_OK;
         }
-        for (gsize i = 0; i < G_N_ELEMENTS (commands); i++) {
-                if (strcmp (argv[1], commands[i].name) == 0)
-                        return commands[i].run (argc - 1, argv + 1);
+        for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
+                if (strcmp(argv[1], commands[i].name) == 0)
+                        return commands[i].run(argc - 1, argv + 1);
         }
-        fprintf (stderr, "kpingctl: unknown command \"%s\" (see kpingctl --help)\n", argv[1]);
+        fprintf(stderr, "kpingctl: unknown command \"%s\" (see kpingctl --help)\n", argv[1]);
         return KP_CTL_EXIT_ERROR;
 }

@@ -21,203 +21,202 @@ typedef struct {
 } KpingdArgs;
 
 static void
-kpingd_args_clear (KpingdArgs *a)
+kpingd_args_clear(KpingdArgs *a)
 {
-        g_free (a->config_file);
-        g_free (a->state_dir);
-        g_strfreev (a->listen);
-        g_strfreev (a->bootstrap);
-        g_free (a->actor_name);
-        g_free (a->log_level);
-        g_free (a->addrs_file);
+        g_free(a->config_file);
+        g_free(a->state_dir);
+        g_strfreev(a->listen);
+        g_strfreev(a->bootstrap);
+        g_free(a->actor_name);
+        g_free(a->log_level);
+        g_free(a->addrs_file);
 }
 
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (KpingdArgs, kpingd_args_clear)
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(KpingdArgs, kpingd_args_clear)
 
 void
-kpingd_config_clear (KpingdConfig *c)
+kpingd_config_clear(KpingdConfig *c)
 {
-        g_clear_pointer (&c->config_file, g_free);
-        g_clear_pointer (&c->state_dir, g_free);
-        g_clear_pointer (&c->listen, g_ptr_array_unref);
-        g_clear_pointer (&c->bootstrap, g_ptr_array_unref);
-        g_clear_pointer (&c->actor_name, g_free);
-        g_clear_pointer (&c->kad_protocols, g_strfreev);
-        g_clear_pointer (&c->addrs_file, g_free);
+        g_clear_pointer(&c->config_file, g_free);
+        g_clear_pointer(&c->state_dir, g_free);
+        g_clear_pointer(&c->listen, g_ptr_array_unref);
+        g_clear_pointer(&c->bootstrap, g_ptr_array_unref);
+        g_clear_pointer(&c->actor_name, g_free);
+        g_clear_pointer(&c->kad_protocols, g_strfreev);
+        g_clear_pointer(&c->addrs_file, g_free);
 }
 
 /* "where": "--listen" or "/etc/kpingd/kpingd.conf: key Listen". */
 static GPtrArray *
-parse_addrs (const char *const *texts, gboolean need_peer, const char *where, GError **error)
+parse_addrs(const char *const *texts, gboolean need_peer, const char *where, GError **error)
 {
-        g_autoptr (GPtrArray) out =
-                g_ptr_array_new_with_free_func ((GDestroyNotify) kp_multiaddr_free);
+        g_autoptr(GPtrArray) out
+            = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
 
         for (gsize i = 0; texts != NULL && texts[i] != NULL; i++) {
-                g_autofree char *text = g_strstrip (g_strdup (texts[i]));
-                g_autoptr (KpMultiaddr) ma = NULL;
+                g_autofree char *text = g_strstrip(g_strdup(texts[i]));
+                g_autoptr(KpMultiaddr) ma = NULL;
                 KpPeerId id;
 
                 if (text[0] == '\0')
                         continue;
-                ma = kp_multiaddr_new_from_string (text, error);
+                ma = kp_multiaddr_new_from_string(text, error);
                 if (ma == NULL) {
-                        g_prefix_error (error, "%s: ", where);
+                        g_prefix_error(error, "%s: ", where);
                         return NULL;
                 }
-                if (need_peer && !kp_multiaddr_get_peer_id (ma, &id, NULL)) {
-                        g_set_error (error, KP_ERROR, KP_ERROR_INVALID,
-                                     "%s: \"%s\" has no /p2p/<peer id>", where, text);
+                if (need_peer && !kp_multiaddr_get_peer_id(ma, &id, NULL)) {
+                        g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
+                                    "%s: \"%s\" has no /p2p/<peer id>", where, text);
                         return NULL;
                 }
-                g_ptr_array_add (out, g_steal_pointer (&ma));
+                g_ptr_array_add(out, g_steal_pointer(&ma));
         }
-        return g_steal_pointer (&out);
+        return g_steal_pointer(&out);
 }
 
 static gboolean
-apply_actor_name (KpingdConfig *c, const char *name, const char *where, GError **error)
+apply_actor_name(KpingdConfig *c, const char *name, const char *where, GError **error)
 {
-        if (name[0] == '\0' || strlen (name) > 128 || strchr (name, ':') != NULL ||
-            !g_utf8_validate (name, -1, NULL)) {
-                g_set_error (error, KP_ERROR, KP_ERROR_INVALID,
-                             "%s: invalid actor name \"%s\" (1 to 128 characters, no ':')", where,
-                             name);
+        if (name[0] == '\0' || strlen(name) > 128 || strchr(name, ':') != NULL
+            || !g_utf8_validate(name, -1, NULL)) {
+                g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
+                            "%s: invalid actor name \"%s\" (1 to 128 characters, no ':')", where,
+                            name);
                 return FALSE;
         }
-        g_free (c->actor_name);
-        c->actor_name = g_strdup (name);
+        g_free(c->actor_name);
+        c->actor_name = g_strdup(name);
         return TRUE;
 }
 
 static gboolean
-apply_log_level (KpingdConfig *c, const char *value, const char *where, GError **error)
+apply_log_level(KpingdConfig *c, const char *value, const char *where, GError **error)
 {
-        if (!kpingd_log_parse_level (value, &c->log_level)) {
-                g_set_error (error, KP_ERROR, KP_ERROR_INVALID,
-                             "%s: invalid log level \"%s\" (error, warning, info or debug)", where,
-                             value);
+        if (!kpingd_log_parse_level(value, &c->log_level)) {
+                g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
+                            "%s: invalid log level \"%s\" (error, warning, info or debug)", where,
+                            value);
                 return FALSE;
         }
         return TRUE;
 }
 
 static gboolean
-load_file (KpingdConfig *c, const char *path, gboolean must_exist, GError **error)
+load_file(KpingdConfig *c, const char *path, gboolean must_exist, GError **error)
 {
-        g_autoptr (GKeyFile) kf = g_key_file_new ();
-        g_autoptr (GError) local = NULL;
-        g_auto (GStrv) groups = NULL;
-        g_auto (GStrv) keys = NULL;
+        g_autoptr(GKeyFile) kf = g_key_file_new();
+        g_autoptr(GError) local = NULL;
+        g_auto(GStrv) groups = NULL;
+        g_auto(GStrv) keys = NULL;
 
-        if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &local)) {
-                if (!must_exist && g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
+                if (!must_exist && g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
                         return TRUE;
-                g_set_error (error, KP_ERROR, KP_ERROR_INVALID, "%s: %s", path, local->message);
+                g_set_error(error, KP_ERROR, KP_ERROR_INVALID, "%s: %s", path, local->message);
                 return FALSE;
         }
-        groups = g_key_file_get_groups (kf, NULL);
+        groups = g_key_file_get_groups(kf, NULL);
         for (gsize i = 0; groups[i] != NULL; i++) {
-                if (!g_str_equal (groups[i], "Daemon") && !g_str_equal (groups[i], "Limits"))
-                        g_warning ("%s: unknown group [%s] ignored", path, groups[i]);
+                if (!g_str_equal(groups[i], "Daemon") && !g_str_equal(groups[i], "Limits"))
+                        g_warning("%s: unknown group [%s] ignored", path, groups[i]);
         }
-        keys = g_key_file_get_keys (kf, "Daemon", NULL, NULL);
+        keys = g_key_file_get_keys(kf, "Daemon", NULL, NULL);
         for (gsize i = 0; keys != NULL && keys[i] != NULL; i++) {
-                g_autofree char *value = g_key_file_get_string (kf, "Daemon", keys[i], NULL);
-                g_autofree char *where = g_strdup_printf ("%s: key %s", path, keys[i]);
+                g_autofree char *value = g_key_file_get_string(kf, "Daemon", keys[i], NULL);
+                g_autofree char *where = g_strdup_printf("%s: key %s", path, keys[i]);
 
                 if (value == NULL)
                         continue;
-                g_strstrip (value);
-                if (g_str_equal (keys[i], "Listen") || g_str_equal (keys[i], "Bootstrap")) {
-                        g_auto (GStrv) parts = g_strsplit (value, ";", -1);
-                        gboolean is_listen = g_str_equal (keys[i], "Listen");
-                        GPtrArray *addrs = parse_addrs ((const char *const *) parts, !is_listen,
-                                                        where, error);
+                g_strstrip(value);
+                if (g_str_equal(keys[i], "Listen") || g_str_equal(keys[i], "Bootstrap")) {
+                        g_auto(GStrv) parts = g_strsplit(value, ";", -1);
+                        gboolean is_listen = g_str_equal(keys[i], "Listen");
+                        GPtrArray *addrs
+                            = parse_addrs((const char *const *)parts, !is_listen, where, error);
                         if (addrs == NULL)
                                 return FALSE;
                         if (is_listen && addrs->len == 0) {
-                                g_ptr_array_unref (addrs);
-                                g_set_error (error, KP_ERROR, KP_ERROR_INVALID,
-                                             "%s: no address in \"%s\"", where, value);
+                                g_ptr_array_unref(addrs);
+                                g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
+                                            "%s: no address in \"%s\"", where, value);
                                 return FALSE;
                         }
                         if (is_listen) {
-                                g_ptr_array_unref (c->listen);
+                                g_ptr_array_unref(c->listen);
                                 c->listen = addrs;
                         } else {
-                                g_ptr_array_unref (c->bootstrap);
+                                g_ptr_array_unref(c->bootstrap);
                                 c->bootstrap = addrs;
                         }
-                } else if (g_str_equal (keys[i], "ActorName")) {
-                        if (!apply_actor_name (c, value, where, error))
+                } else if (g_str_equal(keys[i], "ActorName")) {
+                        if (!apply_actor_name(c, value, where, error))
                                 return FALSE;
-                } else if (g_str_equal (keys[i], "KadProtocols")) {
-                        g_auto (GStrv) parts = g_strsplit (value, ";", -1);
-                        g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+                } else if (g_str_equal(keys[i], "KadProtocols")) {
+                        g_auto(GStrv) parts = g_strsplit(value, ";", -1);
+                        g_autoptr(GStrvBuilder) b = g_strv_builder_new();
                         guint n = 0;
                         for (gsize j = 0; parts[j] != NULL; j++) {
-                                g_strstrip (parts[j]);
+                                g_strstrip(parts[j]);
                                 if (parts[j][0] == '\0')
                                         continue;
-                                if (!kp_mss_protocol_id_is_valid (parts[j])) {
-                                        g_set_error (error, KP_ERROR, KP_ERROR_INVALID,
-                                                     "%s: invalid protocol id \"%s\"", where,
-                                                     parts[j]);
+                                if (!kp_mss_protocol_id_is_valid(parts[j])) {
+                                        g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
+                                                    "%s: invalid protocol id \"%s\"", where,
+                                                    parts[j]);
                                         return FALSE;
                                 }
-                                g_strv_builder_add (b, parts[j]);
+                                g_strv_builder_add(b, parts[j]);
                                 n++;
                         }
                         if (n == 0) {
-                                g_set_error (error, KP_ERROR, KP_ERROR_INVALID,
-                                             "%s: no protocol id in \"%s\"", where, value);
+                                g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
+                                            "%s: no protocol id in \"%s\"", where, value);
                                 return FALSE;
                         }
-                        g_strfreev (c->kad_protocols);
-                        c->kad_protocols = g_strv_builder_end (b);
-                } else if (g_str_equal (keys[i], "Durability")) {
-                        if (g_str_equal (value, "batched")) {
+                        g_strfreev(c->kad_protocols);
+                        c->kad_protocols = g_strv_builder_end(b);
+                } else if (g_str_equal(keys[i], "Durability")) {
+                        if (g_str_equal(value, "batched")) {
                                 c->durability = KPINGD_DURABILITY_BATCHED;
-                        } else if (g_str_equal (value, "strict")) {
+                        } else if (g_str_equal(value, "strict")) {
                                 c->durability = KPINGD_DURABILITY_STRICT;
                         } else {
-                                g_set_error (error, KP_ERROR, KP_ERROR_INVALID,
-                                             "%s: invalid value \"%s\" (batched or strict)",
-                                             where, value);
+                                g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
+                                            "%s: invalid value \"%s\" (batched or strict)", where,
+                                            value);
                                 return FALSE;
                         }
-                } else if (g_str_equal (keys[i], "LogLevel")) {
-                        if (!apply_log_level (c, value, where, error))
+                } else if (g_str_equal(keys[i], "LogLevel")) {
+                        if (!apply_log_level(c, value, where, error))
                                 return FALSE;
                 } else {
-                        g_warning ("%s: unknown key %s ignored", path, keys[i]);
+                        g_warning("%s: unknown key %s ignored", path, keys[i]);
                 }
         }
         return TRUE;
 }
 
 static const char *
-default_state_dir (void)
+default_state_dir(void)
 {
         /* systemd's StateDirectory= sets this. */
-        const char *env = g_getenv ("STATE_DIRECTORY");
+        const char *env = g_getenv("STATE_DIRECTORY");
 
         return env != NULL && env[0] != '\0' ? env : KPINGD_DEFAULT_STATE_DIR;
 }
 
 gboolean
-kpingd_config_load (KpingdConfig *c, int *argc, char ***argv, GError **error)
+kpingd_config_load(KpingdConfig *c, int *argc, char ***argv, GError **error)
 {
-        g_auto (KpingdArgs) a = { 0 };
-        g_autoptr (GOptionContext) ctx = NULL;
-        g_auto (GStrv) default_listen = g_strsplit (KPINGD_DEFAULT_LISTEN, ";", -1);
+        g_auto(KpingdArgs) a = { 0 };
+        g_autoptr(GOptionContext) ctx = NULL;
+        g_auto(GStrv) default_listen = g_strsplit(KPINGD_DEFAULT_LISTEN, ";", -1);
         const GOptionEntry entries[] = {
                 { "config", 0, 0, G_OPTION_ARG_FILENAME, &a.config_file,
                   "Configuration file (default " KPINGD_DEFAULT_CONFIG ", optional)", "FILE" },
                 { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &a.state_dir,
-                  "State directory (default $STATE_DIRECTORY, else " KPINGD_DEFAULT_STATE_DIR
-                  ")",
+                  "State directory (default $STATE_DIRECTORY, else " KPINGD_DEFAULT_STATE_DIR ")",
                   "DIR" },
                 { "listen", 0, 0, G_OPTION_ARG_STRING_ARRAY, &a.listen,
                   "Listen on MULTIADDR (repeatable; default /ip4/0.0.0.0/tcp/36341 and "
@@ -238,59 +237,59 @@ kpingd_config_load (KpingdConfig *c, int *argc, char ***argv, GError **error)
                 { NULL },
         };
 
-        ctx = g_option_context_new ("- the kping daemon");
-        g_option_context_set_summary (
-                ctx, "Hosts a PingActor with a persistent ping counter, reachable over libp2p.");
-        g_option_context_add_main_entries (ctx, entries, NULL);
-        if (!g_option_context_parse (ctx, argc, argv, error))
+        ctx = g_option_context_new("- the kping daemon");
+        g_option_context_set_summary(
+            ctx, "Hosts a PingActor with a persistent ping counter, reachable over libp2p.");
+        g_option_context_add_main_entries(ctx, entries, NULL);
+        if (!g_option_context_parse(ctx, argc, argv, error))
                 return FALSE;
         if (*argc > 1) {
-                g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                             "unexpected argument \"%s\"", (*argv)[1]);
+                g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                            "unexpected argument \"%s\"", (*argv)[1]);
                 return FALSE;
         }
 
         c->log_level = G_LOG_LEVEL_INFO;
         c->durability = KPINGD_DURABILITY_BATCHED;
-        c->actor_name = g_strdup (KPINGD_DEFAULT_ACTOR);
-        c->kad_protocols = g_strsplit (KPINGD_DEFAULT_KAD, ";", -1);
-        c->listen = parse_addrs ((const char *const *) default_listen, FALSE, "default", error);
-        c->bootstrap = g_ptr_array_new_with_free_func ((GDestroyNotify) kp_multiaddr_free);
+        c->actor_name = g_strdup(KPINGD_DEFAULT_ACTOR);
+        c->kad_protocols = g_strsplit(KPINGD_DEFAULT_KAD, ";", -1);
+        c->listen = parse_addrs((const char *const *)default_listen, FALSE, "default", error);
+        c->bootstrap = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
         if (c->listen == NULL)
                 return FALSE;
         if (c->version)
                 return TRUE;
 
-        c->config_file = g_strdup (a.config_file != NULL ? a.config_file : KPINGD_DEFAULT_CONFIG);
-        if (!load_file (c, c->config_file, a.config_file != NULL, error))
+        c->config_file = g_strdup(a.config_file != NULL ? a.config_file : KPINGD_DEFAULT_CONFIG);
+        if (!load_file(c, c->config_file, a.config_file != NULL, error))
                 return FALSE;
 
         if (a.listen != NULL) {
-                GPtrArray *addrs = parse_addrs ((const char *const *) a.listen, FALSE, "--listen",
-                                                error);
+                GPtrArray *addrs
+                    = parse_addrs((const char *const *)a.listen, FALSE, "--listen", error);
                 if (addrs == NULL)
                         return FALSE;
-                g_ptr_array_unref (c->listen);
+                g_ptr_array_unref(c->listen);
                 c->listen = addrs;
         }
         if (a.bootstrap != NULL) {
-                GPtrArray *addrs = parse_addrs ((const char *const *) a.bootstrap, TRUE,
-                                                "--bootstrap", error);
+                GPtrArray *addrs
+                    = parse_addrs((const char *const *)a.bootstrap, TRUE, "--bootstrap", error);
                 if (addrs == NULL)
                         return FALSE;
-                g_ptr_array_unref (c->bootstrap);
+                g_ptr_array_unref(c->bootstrap);
                 c->bootstrap = addrs;
         }
-        if (a.actor_name != NULL && !apply_actor_name (c, a.actor_name, "--actor-name", error))
+        if (a.actor_name != NULL && !apply_actor_name(c, a.actor_name, "--actor-name", error))
                 return FALSE;
-        if (a.log_level != NULL && !apply_log_level (c, a.log_level, "--log-level", error))
+        if (a.log_level != NULL && !apply_log_level(c, a.log_level, "--log-level", error))
                 return FALSE;
         if (a.state_dir != NULL) {
-                c->state_dir = g_steal_pointer (&a.state_dir);
+                c->state_dir = g_steal_pointer(&a.state_dir);
         } else {
-                g_auto (GStrv) dirs = g_strsplit (default_state_dir (), ":", 2);
-                c->state_dir = g_strdup (dirs[0]);
+                g_auto(GStrv) dirs = g_strsplit(default_state_dir(), ":", 2);
+                c->state_dir = g_strdup(dirs[0]);
         }
-        c->addrs_file = g_steal_pointer (&a.addrs_file);
+        c->addrs_file = g_steal_pointer(&a.addrs_file);
         return TRUE;
 }

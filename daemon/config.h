@@ -33,6 +33,6 @@ typedef struct {
 
 /* Parses @argv and the config file into @config. Errors name the option, or
  * the file, key and value. */
-gboolean kpingd_config_load (KpingdConfig *config, int *argc, char ***argv, GError **error);
-void kpingd_config_clear (KpingdConfig *config);
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (KpingdConfig, kpingd_config_clear)
+gboolean kpingd_config_load(KpingdConfig *config, int *argc, char ***argv, GError **error);
+void kpingd_config_clear(KpingdConfig *config);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(KpingdConfig, kpingd_config_clear)

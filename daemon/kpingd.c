@@ -31,177 +31,175 @@ typedef struct {
 } Kpingd;
 
 static void
-on_connection_established (KpHost *host, KpConnection *conn, gpointer user_data)
+on_connection_established(KpHost *host, KpConnection *conn, gpointer user_data)
 {
         g_autofree char *peer = NULL;
         g_autofree char *addr = NULL;
 
-        if (kp_connection_get_direction (conn) != KP_CONNECTION_INBOUND)
+        if (kp_connection_get_direction(conn) != KP_CONNECTION_INBOUND)
                 return;
-        peer = kp_peer_id_to_string (kp_connection_get_remote_peer_id (conn));
-        addr = kp_multiaddr_to_string (kp_connection_get_remote_addr (conn));
-        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE_ID", KPINGD_MID_CONNECTED,
-                          "KPING_REMOTE_PEER_ID", peer, "KPING_REMOTE_ADDR", addr, "MESSAGE",
-                          "Client connected: %s from %s", peer, addr);
+        peer = kp_peer_id_to_string(kp_connection_get_remote_peer_id(conn));
+        addr = kp_multiaddr_to_string(kp_connection_get_remote_addr(conn));
+        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE_ID", KPINGD_MID_CONNECTED,
+                         "KPING_REMOTE_PEER_ID", peer, "KPING_REMOTE_ADDR", addr, "MESSAGE",
+                         "Client connected: %s from %s", peer, addr);
 }
 
 static void
-on_connection_closed (KpHost *host, KpConnection *conn, const GError *error, gpointer user_data)
+on_connection_closed(KpHost *host, KpConnection *conn, const GError *error, gpointer user_data)
 {
-        g_autofree char *peer = kp_peer_id_to_string (kp_connection_get_remote_peer_id (conn));
+        g_autofree char *peer = kp_peer_id_to_string(kp_connection_get_remote_peer_id(conn));
 
-        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, "KPING_REMOTE_PEER_ID", peer,
-                          "MESSAGE", "Connection with %s closed%s%s", peer,
-                          error != NULL ? ": " : "", error != NULL ? error->message : "");
+        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, "KPING_REMOTE_PEER_ID", peer, "MESSAGE",
+                         "Connection with %s closed%s%s", peer, error != NULL ? ": " : "",
+                         error != NULL ? error->message : "");
 }
 
 static void
-on_handshake_failed (KpHost *host, const KpMultiaddr *remote, const GError *error,
-                     gpointer user_data)
+on_handshake_failed(KpHost *host, const KpMultiaddr *remote, const GError *error,
+                    gpointer user_data)
 {
-        g_autofree char *addr = remote != NULL ? kp_multiaddr_to_string (remote) : g_strdup ("?");
+        g_autofree char *addr = remote != NULL ? kp_multiaddr_to_string(remote) : g_strdup("?");
 
-        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE_ID", KPINGD_MID_HANDSHAKE,
-                          "KPING_REMOTE_ADDR", addr, "MESSAGE",
-                          "Handshake with %s failed: %s", addr, error->message);
+        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE_ID", KPINGD_MID_HANDSHAKE,
+                         "KPING_REMOTE_ADDR", addr, "MESSAGE", "Handshake with %s failed: %s", addr,
+                         error->message);
 }
 
 /* Writes @contents to @path through a temporary file and a rename, so a
  * reader never sees a partial file. */
 static gboolean
-write_file_atomically (const char *path, const char *contents, GError **error)
+write_file_atomically(const char *path, const char *contents, GError **error)
 {
-        return g_file_set_contents_full (path, contents, -1,
-                                         G_FILE_SET_CONTENTS_CONSISTENT |
-                                                 G_FILE_SET_CONTENTS_ONLY_EXISTING,
-                                         0644, error);
+        return g_file_set_contents_full(
+            path, contents, -1, G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_ONLY_EXISTING,
+            0644, error);
 }
 
 static gboolean
-announce_ready (Kpingd *d, GError **error)
+announce_ready(Kpingd *d, GError **error)
 {
-        g_autoptr (GPtrArray) bound = kp_host_get_listen_addrs (d->host);
-        g_autoptr (GPtrArray) advertised = kp_host_get_advertised_addrs (d->host);
-        g_autoptr (GString) addrs = g_string_new (NULL);
+        g_autoptr(GPtrArray) bound = kp_host_get_listen_addrs(d->host);
+        g_autoptr(GPtrArray) advertised = kp_host_get_advertised_addrs(d->host);
+        g_autoptr(GString) addrs = g_string_new(NULL);
 
         for (guint i = 0; i < bound->len; i++) {
-                g_autofree char *text = kp_multiaddr_to_string (bound->pdata[i]);
-                g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE_ID",
-                                  KPINGD_MID_LISTENING, "KPING_PEER_ID", d->peer_id,
-                                  "KPING_LISTEN_ADDR", text, "MESSAGE", "Listening on %s", text);
+                g_autofree char *text = kp_multiaddr_to_string(bound->pdata[i]);
+                g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE_ID", KPINGD_MID_LISTENING,
+                                 "KPING_PEER_ID", d->peer_id, "KPING_LISTEN_ADDR", text, "MESSAGE",
+                                 "Listening on %s", text);
         }
         for (guint i = 0; i < advertised->len; i++) {
-                g_autoptr (KpMultiaddr) full = kp_multiaddr_encapsulate_p2p (
-                        advertised->pdata[i], kp_host_get_peer_id (d->host), NULL);
-                g_autofree char *text = full != NULL ? kp_multiaddr_to_string (full) : NULL;
+                g_autoptr(KpMultiaddr) full = kp_multiaddr_encapsulate_p2p(
+                    advertised->pdata[i], kp_host_get_peer_id(d->host), NULL);
+                g_autofree char *text = full != NULL ? kp_multiaddr_to_string(full) : NULL;
                 if (text == NULL)
                         continue;
-                g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "KPING_PEER_ID", d->peer_id,
-                                  "KPING_CONNECTION_ADDR", text, "MESSAGE",
-                                  "Connection address: %s", text);
-                g_string_append_printf (addrs, "%s\n", text);
+                g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "KPING_PEER_ID", d->peer_id,
+                                 "KPING_CONNECTION_ADDR", text, "MESSAGE", "Connection address: %s",
+                                 text);
+                g_string_append_printf(addrs, "%s\n", text);
         }
-        if (d->config->addrs_file != NULL &&
-            !write_file_atomically (d->config->addrs_file, addrs->str, error)) {
-                g_prefix_error (error, "cannot write --addrs-file: ");
+        if (d->config->addrs_file != NULL
+            && !write_file_atomically(d->config->addrs_file, addrs->str, error)) {
+                g_prefix_error(error, "cannot write --addrs-file: ");
                 return FALSE;
         }
-        sd_notifyf (0, "READY=1\nSTATUS=Peer ID %s, %u connections", d->peer_id,
-                    kp_host_get_n_connections (d->host));
+        sd_notifyf(0, "READY=1\nSTATUS=Peer ID %s, %u connections", d->peer_id,
+                   kp_host_get_n_connections(d->host));
         return TRUE;
 }
 
 static gboolean
-on_stop_signal (gpointer user_data)
+on_stop_signal(gpointer user_data)
 {
         Kpingd *d = user_data;
 
-        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE_ID", KPINGD_MID_STOPPING,
-                          "KPING_PEER_ID", d->peer_id, "MESSAGE", "Stopping");
-        sd_notify (0, "STOPPING=1");
-        g_main_loop_quit (d->loop);
+        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE_ID", KPINGD_MID_STOPPING,
+                         "KPING_PEER_ID", d->peer_id, "MESSAGE", "Stopping");
+        sd_notify(0, "STOPPING=1");
+        g_main_loop_quit(d->loop);
         return G_SOURCE_CONTINUE;
 }
 
 static int
-run_daemon (Kpingd *d)
+run_daemon(Kpingd *d)
 {
         static const KpHostCallbacks host_callbacks = {
                 .connection_established = on_connection_established,
                 .connection_closed = on_connection_closed,
                 .handshake_failed = on_handshake_failed,
         };
-        g_autoptr (GError) error = NULL;
-        g_autofree char *agent = g_strdup_printf ("kping/%s", KP_VERSION);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *agent = g_strdup_printf("kping/%s", KP_VERSION);
 
-        d->host = kp_host_new (d->identity);
-        kp_host_add_callbacks (d->host, &host_callbacks, d);
-        d->identify = kp_identify_service_new (d->host, agent, TRUE);
-        kp_ping_service_register (d->host);
+        d->host = kp_host_new(d->identity);
+        kp_host_add_callbacks(d->host, &host_callbacks, d);
+        d->identify = kp_identify_service_new(d->host, agent, TRUE);
+        kp_ping_service_register(d->host);
 
-        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE_ID", KPINGD_MID_STARTED,
-                          "KPING_PEER_ID", d->peer_id, "MESSAGE", "Server Peer ID: %s",
-                          d->peer_id);
+        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE_ID", KPINGD_MID_STARTED,
+                         "KPING_PEER_ID", d->peer_id, "MESSAGE", "Server Peer ID: %s", d->peer_id);
         for (guint i = 0; i < d->config->listen->len; i++) {
-                if (!kp_host_listen (d->host, d->config->listen->pdata[i], &error)) {
-                        g_critical ("%s", error->message);
+                if (!kp_host_listen(d->host, d->config->listen->pdata[i], &error)) {
+                        g_critical("%s", error->message);
                         return EXIT_FAILURE;
                 }
         }
-        if (!announce_ready (d, &error)) {
-                g_critical ("%s", error->message);
+        if (!announce_ready(d, &error)) {
+                g_critical("%s", error->message);
                 return EXIT_FAILURE;
         }
-        g_unix_signal_add (SIGTERM, on_stop_signal, d);
-        g_unix_signal_add (SIGINT, on_stop_signal, d);
-        d->loop = g_main_loop_new (NULL, FALSE);
-        g_main_loop_run (d->loop);
-        kp_host_close_all (d->host);
+        g_unix_signal_add(SIGTERM, on_stop_signal, d);
+        g_unix_signal_add(SIGINT, on_stop_signal, d);
+        d->loop = g_main_loop_new(NULL, FALSE);
+        g_main_loop_run(d->loop);
+        kp_host_close_all(d->host);
         return EXIT_SUCCESS;
 }
 
 int
-main (int argc, char **argv)
+main(int argc, char **argv)
 {
-        g_auto (KpingdConfig) config = { 0 };
-        g_autoptr (GError) error = NULL;
-        g_autoptr (KpKeypair) identity = NULL;
+        g_auto(KpingdConfig) config = { 0 };
+        g_autoptr(GError) error = NULL;
+        g_autoptr(KpKeypair) identity = NULL;
         KpPeerId id;
         Kpingd d = { 0 };
         int status;
 
-        setlocale (LC_ALL, "");
-        if (sodium_init () < 0) {
-                fprintf (stderr, "kpingd: libsodium failed to initialise\n");
+        setlocale(LC_ALL, "");
+        if (sodium_init() < 0) {
+                fprintf(stderr, "kpingd: libsodium failed to initialise\n");
                 return EXIT_FAILURE;
         }
-        if (!kpingd_config_load (&config, &argc, &argv, &error)) {
-                fprintf (stderr, "kpingd: %s\n", error->message);
+        if (!kpingd_config_load(&config, &argc, &argv, &error)) {
+                fprintf(stderr, "kpingd: %s\n", error->message);
                 return 2;
         }
         if (config.version) {
-                printf ("kpingd %s\n", KP_VERSION);
+                printf("kpingd %s\n", KP_VERSION);
                 return EXIT_SUCCESS;
         }
-        kpingd_log_init (config.log_level);
-        identity = kp_identity_load_or_create (config.state_dir, NULL, &error);
+        kpingd_log_init(config.log_level);
+        identity = kp_identity_load_or_create(config.state_dir, NULL, &error);
         if (identity == NULL) {
-                fprintf (stderr, "kpingd: %s\n", error->message);
+                fprintf(stderr, "kpingd: %s\n", error->message);
                 return EXIT_FAILURE;
         }
-        kp_peer_id_from_public_key (kp_keypair_get_public_key (identity), &id);
+        kp_peer_id_from_public_key(kp_keypair_get_public_key(identity), &id);
         d.config = &config;
         d.identity = identity;
-        d.peer_id = kp_peer_id_to_string (&id);
+        d.peer_id = kp_peer_id_to_string(&id);
         if (config.print_peer_id) {
-                printf ("%s\n", d.peer_id);
-                g_free (d.peer_id);
+                printf("%s\n", d.peer_id);
+                g_free(d.peer_id);
                 return EXIT_SUCCESS;
         }
-        status = run_daemon (&d);
-        g_clear_pointer (&d.host, kp_host_free);
-        g_clear_pointer (&d.identify, kp_identify_service_free);
-        g_clear_pointer (&d.loop, g_main_loop_unref);
-        g_free (d.peer_id);
+        status = run_daemon(&d);
+        g_clear_pointer(&d.host, kp_host_free);
+        g_clear_pointer(&d.identify, kp_identify_service_free);
+        g_clear_pointer(&d.loop, g_main_loop_unref);
+        g_free(d.peer_id);
         return status;
 }

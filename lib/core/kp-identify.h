@@ -9,8 +9,8 @@
 
 G_BEGIN_DECLS
 
-#define KP_IDENTIFY_PROTOCOL      "/ipfs/id/1.0.0"
-#define KP_IDENTIFY_PUSH_PROTOCOL "/ipfs/id/push/1.0.0"
+#define KP_IDENTIFY_PROTOCOL         "/ipfs/id/1.0.0"
+#define KP_IDENTIFY_PUSH_PROTOCOL    "/ipfs/id/push/1.0.0"
 #define KP_IDENTIFY_PROTOCOL_VERSION "ipfs/0.1.0"
 /* js-libp2p and go-libp2p cap identify messages at 8 KiB too. */
 #define KP_IDENTIFY_MAX_MESSAGE   8192
@@ -24,16 +24,16 @@ typedef struct {
         KpPublicKey *public_key;
         GPtrArray *listen_addrs; /* KpMultiaddr*; NULL when the field is absent */
         KpMultiaddr *observed_addr;
-        GStrv protocols; /* NULL when absent (a push may leave it out) */
+        GStrv protocols;   /* NULL when absent (a push may leave it out) */
         guint n_bad_addrs; /* listen addrs that did not parse and were dropped */
 } KpIdentifyInfo;
 
-KpIdentifyInfo *kp_identify_info_new (void);
-void kp_identify_info_free (KpIdentifyInfo *info);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (KpIdentifyInfo, kp_identify_info_free)
+KpIdentifyInfo *kp_identify_info_new(void);
+void kp_identify_info_free(KpIdentifyInfo *info);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KpIdentifyInfo, kp_identify_info_free)
 
 /* The protobuf body, without the length prefix. */
-GBytes *kp_identify_encode (const KpIdentifyInfo *info);
-KpIdentifyInfo *kp_identify_decode (const guint8 *buf, gsize len, GError **error);
+GBytes *kp_identify_encode(const KpIdentifyInfo *info);
+KpIdentifyInfo *kp_identify_decode(const guint8 *buf, gsize len, GError **error);
 
 G_END_DECLS

@@ -17,8 +17,8 @@ typedef enum {
 
 /* What the host learns from a connection; the host sets these. */
 typedef struct {
-        void (*established) (KpConnection *conn, gpointer user_data);
-        void (*closed) (KpConnection *conn, const GError *error, gpointer user_data);
+        void (*established)(KpConnection *conn, gpointer user_data);
+        void (*closed)(KpConnection *conn, const GError *error, gpointer user_data);
 } KpConnectionHostCallbacks;
 
 struct _KpConnection {
@@ -66,26 +66,25 @@ struct _KpStream {
         gboolean finished;
 };
 
-KpConnection *kp_connection_new (KpHost *host, GSocketConnection *socket_conn,
-                                  KpConnectionDirection direction, const KpPeerId *expected,
-                                  const KpConnectionHostCallbacks *callbacks, gpointer user_data,
-                                  GError **error);
-void kp_connection_start (KpConnection *conn);
+KpConnection *kp_connection_new(KpHost *host, GSocketConnection *socket_conn,
+                                KpConnectionDirection direction, const KpPeerId *expected,
+                                const KpConnectionHostCallbacks *callbacks, gpointer user_data,
+                                GError **error);
+void kp_connection_start(KpConnection *conn);
 /* Writes out what yamux has queued, unless input is being handled (then it
  * happens once at the end, so replies share one Noise frame and one send). */
-void kp_connection_flush (KpConnection *conn);
+void kp_connection_flush(KpConnection *conn);
 
-KpStream *kp_stream_new (KpConnection *conn, guint32 id, gboolean outbound);
+KpStream *kp_stream_new(KpConnection *conn, guint32 id, gboolean outbound);
 /* Drives a stream after yamux reported something for it. */
-void kp_stream_on_readable (KpStream *stream);
-void kp_stream_on_writable (KpStream *stream);
-void kp_stream_on_peer_closed (KpStream *stream);
-void kp_stream_finish (KpStream *stream, const GError *error);
+void kp_stream_on_readable(KpStream *stream);
+void kp_stream_on_writable(KpStream *stream);
+void kp_stream_on_peer_closed(KpStream *stream);
+void kp_stream_finish(KpStream *stream, const GError *error);
 /* Feeds the listener negotiation with host's protocols. */
-void kp_stream_start_inbound (KpStream *stream);
-gboolean kp_stream_start_outbound (KpStream *stream, const char *const *protocols,
-                                   GError **error);
+void kp_stream_start_inbound(KpStream *stream);
+gboolean kp_stream_start_outbound(KpStream *stream, const char *const *protocols, GError **error);
 
 /* kp-host.c */
-KpStreamHandlerFunc kp_host_lookup_handler (KpHost *host, const char *protocol,
-                                            gpointer *ret_user_data);
+KpStreamHandlerFunc kp_host_lookup_handler(KpHost *host, const char *protocol,
+                                           gpointer *ret_user_data);

@@ -9,306 +9,308 @@
 static const char *const noise_protocols[] = { KP_NOISE_PROTOCOL_ID, NULL };
 static const char *const yamux_protocols[] = { KP_YAMUX_PROTOCOL_ID, NULL };
 
-static void connection_fail (KpConnection *conn, const GError *error);
+static void connection_fail(KpConnection *conn, const GError *error);
 
 KpConnection *
-kp_connection_ref (KpConnection *conn)
+kp_connection_ref(KpConnection *conn)
 {
-        g_atomic_int_inc (&conn->ref_count);
+        g_atomic_int_inc(&conn->ref_count);
         return conn;
 }
 
 void
-kp_connection_unref (KpConnection *conn)
+kp_connection_unref(KpConnection *conn)
 {
-        if (conn == NULL || !g_atomic_int_dec_and_test (&conn->ref_count))
+        if (conn == NULL || !g_atomic_int_dec_and_test(&conn->ref_count))
                 return;
-        g_clear_handle_id (&conn->handshake_timeout_id, g_source_remove);
-        g_clear_handle_id (&conn->idle_timeout_id, g_source_remove);
-        g_clear_pointer (&conn->streams, g_hash_table_unref);
-        g_clear_pointer (&conn->pump, kp_socket_pump_free);
-        g_clear_pointer (&conn->mss, kp_mss_free);
-        g_clear_pointer (&conn->noise, kp_noise_free);
-        g_clear_pointer (&conn->yamux, kp_yamux_session_free);
-        g_clear_pointer (&conn->remote_addr, kp_multiaddr_free);
-        g_clear_pointer (&conn->local_addr, kp_multiaddr_free);
-        g_clear_pointer (&conn->scratch, g_byte_array_unref);
-        g_free (conn);
+        g_clear_handle_id(&conn->handshake_timeout_id, g_source_remove);
+        g_clear_handle_id(&conn->idle_timeout_id, g_source_remove);
+        g_clear_pointer(&conn->streams, g_hash_table_unref);
+        g_clear_pointer(&conn->pump, kp_socket_pump_free);
+        g_clear_pointer(&conn->mss, kp_mss_free);
+        g_clear_pointer(&conn->noise, kp_noise_free);
+        g_clear_pointer(&conn->yamux, kp_yamux_session_free);
+        g_clear_pointer(&conn->remote_addr, kp_multiaddr_free);
+        g_clear_pointer(&conn->local_addr, kp_multiaddr_free);
+        g_clear_pointer(&conn->scratch, g_byte_array_unref);
+        g_free(conn);
 }
 
 const KpPeerId *
-kp_connection_get_remote_peer_id (KpConnection *conn)
+kp_connection_get_remote_peer_id(KpConnection *conn)
 {
         return &conn->remote_peer;
 }
 
 const KpPublicKey *
-kp_connection_get_remote_public_key (KpConnection *conn)
+kp_connection_get_remote_public_key(KpConnection *conn)
 {
-        return conn->noise != NULL ? kp_noise_get_remote_public_key (conn->noise) : NULL;
+        return conn->noise != NULL ? kp_noise_get_remote_public_key(conn->noise) : NULL;
 }
 
 const KpMultiaddr *
-kp_connection_get_remote_addr (KpConnection *conn)
+kp_connection_get_remote_addr(KpConnection *conn)
 {
         return conn->remote_addr;
 }
 
 const KpMultiaddr *
-kp_connection_get_local_addr (KpConnection *conn)
+kp_connection_get_local_addr(KpConnection *conn)
 {
         return conn->local_addr;
 }
 
 KpConnectionDirection
-kp_connection_get_direction (KpConnection *conn)
+kp_connection_get_direction(KpConnection *conn)
 {
         return conn->direction;
 }
 
 gboolean
-kp_connection_is_open (KpConnection *conn)
+kp_connection_is_open(KpConnection *conn)
 {
         return conn->stage == KP_CONNECTION_STAGE_OPEN;
 }
 
 gint64
-kp_connection_get_upgrade_us (KpConnection *conn)
+kp_connection_get_upgrade_us(KpConnection *conn)
 {
         return conn->upgrade_us;
 }
 
 KpHost *
-kp_connection_get_host (KpConnection *conn)
+kp_connection_get_host(KpConnection *conn)
 {
         return conn->host;
 }
 
 static void
-write_raw (KpConnection *conn, GBytes *bytes)
+write_raw(KpConnection *conn, GBytes *bytes)
 {
         gsize len;
         const guint8 *data;
 
         if (bytes == NULL)
                 return;
-        data = g_bytes_get_data (bytes, &len);
-        kp_socket_pump_write (conn->pump, data, len);
-        g_bytes_unref (bytes);
+        data = g_bytes_get_data(bytes, &len);
+        kp_socket_pump_write(conn->pump, data, len);
+        g_bytes_unref(bytes);
 }
 
 static void
-write_noise_output (KpConnection *conn)
+write_noise_output(KpConnection *conn)
 {
-        g_byte_array_set_size (conn->scratch, 0);
-        if (kp_noise_take_output (conn->noise, conn->scratch) > 0)
-                kp_socket_pump_write (conn->pump, conn->scratch->data, conn->scratch->len);
+        g_byte_array_set_size(conn->scratch, 0);
+        if (kp_noise_take_output(conn->noise, conn->scratch) > 0)
+                kp_socket_pump_write(conn->pump, conn->scratch->data, conn->scratch->len);
 }
 
 static gboolean
-write_encrypted (KpConnection *conn, const guint8 *data, gsize len)
+write_encrypted(KpConnection *conn, const guint8 *data, gsize len)
 {
-        g_autoptr (GError) error = NULL;
+        g_autoptr(GError) error = NULL;
 
-        g_byte_array_set_size (conn->scratch, 0);
-        if (!kp_noise_encrypt (conn->noise, data, len, conn->scratch, &error)) {
-                connection_fail (conn, error);
+        g_byte_array_set_size(conn->scratch, 0);
+        if (!kp_noise_encrypt(conn->noise, data, len, conn->scratch, &error)) {
+                connection_fail(conn, error);
                 return FALSE;
         }
-        kp_socket_pump_write (conn->pump, conn->scratch->data, conn->scratch->len);
+        kp_socket_pump_write(conn->pump, conn->scratch->data, conn->scratch->len);
         return TRUE;
 }
 
 static void
-write_encrypted_bytes (KpConnection *conn, GBytes *bytes)
+write_encrypted_bytes(KpConnection *conn, GBytes *bytes)
 {
         gsize len;
         const guint8 *data;
 
         if (bytes == NULL)
                 return;
-        data = g_bytes_get_data (bytes, &len);
-        write_encrypted (conn, data, len);
-        g_bytes_unref (bytes);
+        data = g_bytes_get_data(bytes, &len);
+        write_encrypted(conn, data, len);
+        g_bytes_unref(bytes);
 }
 
 void
-kp_connection_flush (KpConnection *conn)
+kp_connection_flush(KpConnection *conn)
 {
         const guint8 *data;
         gsize n;
 
-        if (conn->dispatch_depth > 0 || conn->yamux == NULL ||
-            conn->stage == KP_CONNECTION_STAGE_CLOSED)
+        if (conn->dispatch_depth > 0 || conn->yamux == NULL
+            || conn->stage == KP_CONNECTION_STAGE_CLOSED)
                 return;
-        while ((n = kp_yamux_session_pending_output (conn->yamux, &data)) > 0) {
-                if (!write_encrypted (conn, data, n))
+        while ((n = kp_yamux_session_pending_output(conn->yamux, &data)) > 0) {
+                if (!write_encrypted(conn, data, n))
                         return;
-                kp_yamux_session_output_consumed (conn->yamux, n);
+                kp_yamux_session_output_consumed(conn->yamux, n);
         }
 }
 
 static void
-finish_all_streams (KpConnection *conn, const GError *error)
+finish_all_streams(KpConnection *conn, const GError *error)
 {
-        g_autoptr (GPtrArray) streams = NULL;
+        g_autoptr(GPtrArray) streams = NULL;
+        GHashTableIter iter;
+        gpointer value;
 
         if (conn->streams == NULL)
                 return;
-        streams = g_hash_table_get_values_as_ptr_array (conn->streams);
-        g_ptr_array_set_free_func (streams, (GDestroyNotify) kp_stream_unref);
+        streams = g_ptr_array_new_with_free_func((GDestroyNotify)kp_stream_unref);
+        g_hash_table_iter_init(&iter, conn->streams);
+        while (g_hash_table_iter_next(&iter, NULL, &value))
+                g_ptr_array_add(streams, kp_stream_ref(value));
         for (guint i = 0; i < streams->len; i++)
-                kp_stream_ref (streams->pdata[i]);
-        for (guint i = 0; i < streams->len; i++)
-                kp_stream_finish (streams->pdata[i], error);
+                kp_stream_finish(streams->pdata[i], error);
 }
 
 /* Ends the connection once: streams, timers, socket, then the host is told. */
 static void
-connection_fail (KpConnection *conn, const GError *error)
+connection_fail(KpConnection *conn, const GError *error)
 {
-        g_autoptr (KpConnection) self = NULL;
-        g_autoptr (GError) stream_error = NULL;
+        g_autoptr(KpConnection) self = NULL;
+        g_autoptr(GError) stream_error = NULL;
 
         if (conn->stage == KP_CONNECTION_STAGE_CLOSED)
                 return;
-        self = kp_connection_ref (conn);
+        self = kp_connection_ref(conn);
         if (conn->yamux != NULL) {
                 /* A GO_AWAY yamux queued for a protocol error goes out first. */
                 conn->dispatch_depth = 0;
-                kp_connection_flush (conn);
+                kp_connection_flush(conn);
         }
         conn->stage = KP_CONNECTION_STAGE_CLOSED;
-        g_clear_handle_id (&conn->handshake_timeout_id, g_source_remove);
-        g_clear_handle_id (&conn->idle_timeout_id, g_source_remove);
-        kp_socket_pump_close (conn->pump);
-        stream_error = error != NULL ? g_error_copy (error)
-                                     : g_error_new (KP_ERROR, KP_ERROR_CLOSED, "connection closed");
-        finish_all_streams (conn, stream_error);
+        g_clear_handle_id(&conn->handshake_timeout_id, g_source_remove);
+        g_clear_handle_id(&conn->idle_timeout_id, g_source_remove);
+        kp_socket_pump_close(conn->pump);
+        stream_error = error != NULL ? g_error_copy(error)
+                                     : g_error_new(KP_ERROR, KP_ERROR_CLOSED, "connection closed");
+        finish_all_streams(conn, stream_error);
         if (conn->host_callbacks.closed != NULL)
-                conn->host_callbacks.closed (conn, error, conn->host_data);
+                conn->host_callbacks.closed(conn, error, conn->host_data);
 }
 
 void
-kp_connection_close (KpConnection *conn)
+kp_connection_close(KpConnection *conn)
 {
         if (conn->stage == KP_CONNECTION_STAGE_CLOSED)
                 return;
         if (conn->yamux != NULL)
-                kp_yamux_session_go_away (conn->yamux, KP_YAMUX_GO_AWAY_NORMAL);
-        connection_fail (conn, NULL);
+                kp_yamux_session_go_away(conn->yamux, KP_YAMUX_GO_AWAY_NORMAL);
+        connection_fail(conn, NULL);
 }
 
 static gboolean
-on_handshake_timeout (gpointer user_data)
+on_handshake_timeout(gpointer user_data)
 {
         KpConnection *conn = user_data;
-        g_autoptr (GError) error = NULL;
+        g_autoptr(GError) error = NULL;
 
         conn->handshake_timeout_id = 0;
-        error = g_error_new (KP_ERROR, KP_ERROR_TIMEOUT,
-                             "handshake not finished within %d ms", KP_HOST_HANDSHAKE_TIMEOUT_MS);
-        connection_fail (conn, error);
+        error = g_error_new(KP_ERROR, KP_ERROR_TIMEOUT, "handshake not finished within %d ms",
+                            KP_HOST_HANDSHAKE_TIMEOUT_MS);
+        connection_fail(conn, error);
         return G_SOURCE_REMOVE;
 }
 
 static gboolean
-on_idle_timeout (gpointer user_data)
+on_idle_timeout(gpointer user_data)
 {
         KpConnection *conn = user_data;
-        gint64 idle_ms = (g_get_monotonic_time () - conn->last_input_us) / 1000;
-        g_autoptr (GError) error = NULL;
+        gint64 idle_ms = (g_get_monotonic_time() - conn->last_input_us) / 1000;
+        g_autoptr(GError) error = NULL;
 
         conn->idle_timeout_id = 0;
         if (idle_ms < KP_HOST_IDLE_TIMEOUT_MS) {
-                conn->idle_timeout_id = g_timeout_add (
-                        (guint) (KP_HOST_IDLE_TIMEOUT_MS - idle_ms), on_idle_timeout, conn);
+                conn->idle_timeout_id = g_timeout_add((guint)(KP_HOST_IDLE_TIMEOUT_MS - idle_ms),
+                                                      on_idle_timeout, conn);
                 return G_SOURCE_REMOVE;
         }
-        error = g_error_new (KP_ERROR, KP_ERROR_TIMEOUT, "idle for %d s",
-                             KP_HOST_IDLE_TIMEOUT_MS / 1000);
-        connection_fail (conn, error);
+        error = g_error_new(KP_ERROR, KP_ERROR_TIMEOUT, "idle for %d s",
+                            KP_HOST_IDLE_TIMEOUT_MS / 1000);
+        connection_fail(conn, error);
         return G_SOURCE_REMOVE;
 }
 
 static void
-start_yamux (KpConnection *conn)
+start_yamux(KpConnection *conn)
 {
-        conn->yamux = kp_yamux_session_new (conn->direction == KP_CONNECTION_OUTBOUND
-                                                    ? KP_YAMUX_ROLE_CLIENT
-                                                    : KP_YAMUX_ROLE_SERVER);
-        conn->streams = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) kp_stream_unref);
+        conn->yamux = kp_yamux_session_new(conn->direction == KP_CONNECTION_OUTBOUND
+                                               ? KP_YAMUX_ROLE_CLIENT
+                                               : KP_YAMUX_ROLE_SERVER);
+        conn->streams = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)kp_stream_unref);
         conn->stage = KP_CONNECTION_STAGE_OPEN;
-        g_clear_pointer (&conn->mss, kp_mss_free);
-        g_clear_handle_id (&conn->handshake_timeout_id, g_source_remove);
-        conn->upgrade_us = g_get_monotonic_time () - conn->connected_us;
-        conn->idle_timeout_id = g_timeout_add (KP_HOST_IDLE_TIMEOUT_MS, on_idle_timeout, conn);
+        g_clear_pointer(&conn->mss, kp_mss_free);
+        g_clear_handle_id(&conn->handshake_timeout_id, g_source_remove);
+        conn->upgrade_us = g_get_monotonic_time() - conn->connected_us;
+        conn->idle_timeout_id = g_timeout_add(KP_HOST_IDLE_TIMEOUT_MS, on_idle_timeout, conn);
         if (conn->host_callbacks.established != NULL)
-                conn->host_callbacks.established (conn, conn->host_data);
+                conn->host_callbacks.established(conn, conn->host_data);
 }
 
 /* Noise is done: the remote proved its peer id; now the muxer. */
 static void
-on_secure (KpConnection *conn)
+on_secure(KpConnection *conn)
 {
-        const char *early = kp_noise_select_muxer (conn->noise);
+        const char *early = kp_noise_select_muxer(conn->noise);
 
-        conn->remote_peer = *kp_noise_get_remote_peer_id (conn->noise);
-        if (early != NULL && g_str_equal (early, KP_YAMUX_PROTOCOL_ID)) {
-                start_yamux (conn);
+        conn->remote_peer = *kp_noise_get_remote_peer_id(conn->noise);
+        if (early != NULL && g_str_equal(early, KP_YAMUX_PROTOCOL_ID)) {
+                start_yamux(conn);
                 return;
         }
         conn->stage = KP_CONNECTION_STAGE_MUXER;
         conn->mss = conn->direction == KP_CONNECTION_OUTBOUND
-                            ? kp_mss_new_dialer (yamux_protocols, TRUE)
-                            : kp_mss_new_listener (yamux_protocols);
-        write_encrypted_bytes (conn, kp_mss_take_output (conn->mss));
+                        ? kp_mss_new_dialer(yamux_protocols, TRUE)
+                        : kp_mss_new_listener(yamux_protocols);
+        write_encrypted_bytes(conn, kp_mss_take_output(conn->mss));
 }
 
 static void
-dispatch_yamux_events (KpConnection *conn)
+dispatch_yamux_events(KpConnection *conn)
 {
         KpYamuxEvent ev;
 
-        while (conn->stage == KP_CONNECTION_STAGE_OPEN &&
-               kp_yamux_session_next_event (conn->yamux, &ev)) {
+        while (conn->stage == KP_CONNECTION_STAGE_OPEN
+               && kp_yamux_session_next_event(conn->yamux, &ev)) {
                 KpStream *stream = NULL;
 
-                if (ev.kind <= KP_YAMUX_EVENT_STREAM_RESET && ev.kind != KP_YAMUX_EVENT_STREAM_OPENED)
-                        stream = g_hash_table_lookup (conn->streams, GUINT_TO_POINTER (ev.stream_id));
+                if (ev.kind <= KP_YAMUX_EVENT_STREAM_RESET
+                    && ev.kind != KP_YAMUX_EVENT_STREAM_OPENED)
+                        stream = g_hash_table_lookup(conn->streams, GUINT_TO_POINTER(ev.stream_id));
                 switch (ev.kind) {
                 case KP_YAMUX_EVENT_STREAM_OPENED:
-                        stream = kp_stream_new (conn, ev.stream_id, FALSE);
-                        g_hash_table_insert (conn->streams, GUINT_TO_POINTER (ev.stream_id),
-                                             stream);
-                        kp_stream_start_inbound (stream);
+                        stream = kp_stream_new(conn, ev.stream_id, FALSE);
+                        g_hash_table_insert(conn->streams, GUINT_TO_POINTER(ev.stream_id), stream);
+                        kp_stream_start_inbound(stream);
                         break;
                 case KP_YAMUX_EVENT_STREAM_READABLE:
                         if (stream != NULL)
-                                kp_stream_on_readable (stream);
+                                kp_stream_on_readable(stream);
                         break;
                 case KP_YAMUX_EVENT_STREAM_WRITABLE:
                         if (stream != NULL)
-                                kp_stream_on_writable (stream);
+                                kp_stream_on_writable(stream);
                         break;
                 case KP_YAMUX_EVENT_STREAM_CLOSED_BY_PEER:
                         if (stream != NULL)
-                                kp_stream_on_peer_closed (stream);
+                                kp_stream_on_peer_closed(stream);
                         break;
                 case KP_YAMUX_EVENT_STREAM_RESET:
                         if (stream != NULL) {
-                                g_autoptr (GError) error = g_error_new (
-                                        KP_ERROR, KP_ERROR_CLOSED, "stream reset by peer");
-                                kp_stream_finish (stream, error);
+                                g_autoptr(GError) error = g_error_new(KP_ERROR, KP_ERROR_CLOSED,
+                                                                      "stream reset by peer");
+                                kp_stream_finish(stream, error);
                         }
                         break;
                 case KP_YAMUX_EVENT_PING_ACK:
                         break;
                 case KP_YAMUX_EVENT_GO_AWAY_RECEIVED:
-                        g_debug ("peer sent GO_AWAY (code %u)", ev.go_away_code);
+                        g_debug("peer sent GO_AWAY (code %u)", ev.go_away_code);
                         break;
                 case KP_YAMUX_EVENT_SESSION_ERROR:
-                        connection_fail (conn, ev.error);
+                        connection_fail(conn, ev.error);
                         break;
                 }
         }
@@ -316,72 +318,72 @@ dispatch_yamux_events (KpConnection *conn)
 
 /* Decrypted bytes: the muxer negotiation, then yamux. */
 static void
-handle_plaintext (KpConnection *conn, const guint8 *data, gsize len)
+handle_plaintext(KpConnection *conn, const guint8 *data, gsize len)
 {
         while (len > 0 && conn->stage != KP_CONNECTION_STAGE_CLOSED) {
-                g_autoptr (GError) error = NULL;
+                g_autoptr(GError) error = NULL;
                 gsize used = 0;
 
                 if (conn->stage == KP_CONNECTION_STAGE_MUXER) {
-                        if (!kp_mss_feed (conn->mss, data, len, &used, &error)) {
-                                g_prefix_error (&error, "muxer negotiation: ");
-                                connection_fail (conn, error);
+                        if (!kp_mss_feed(conn->mss, data, len, &used, &error)) {
+                                g_prefix_error(&error, "muxer negotiation: ");
+                                connection_fail(conn, error);
                                 return;
                         }
-                        write_encrypted_bytes (conn, kp_mss_take_output (conn->mss));
-                        if (kp_mss_get_state (conn->mss) == KP_MSS_DONE)
-                                start_yamux (conn);
+                        write_encrypted_bytes(conn, kp_mss_take_output(conn->mss));
+                        if (kp_mss_get_state(conn->mss) == KP_MSS_DONE)
+                                start_yamux(conn);
                         data += used;
                         len -= used;
                         continue;
                 }
-                if (!kp_yamux_session_feed (conn->yamux, data, len, g_get_monotonic_time (),
-                                            &error)) {
-                        dispatch_yamux_events (conn);
-                        connection_fail (conn, error);
+                if (!kp_yamux_session_feed(conn->yamux, data, len, g_get_monotonic_time(),
+                                           &error)) {
+                        dispatch_yamux_events(conn);
+                        connection_fail(conn, error);
                         return;
                 }
-                dispatch_yamux_events (conn);
+                dispatch_yamux_events(conn);
                 return;
         }
 }
 
 static void
-on_received (KpSocketPump *pump, const guint8 *data, gsize len, gpointer user_data)
+on_received(KpSocketPump *pump, const guint8 *data, gsize len, gpointer user_data)
 {
-        g_autoptr (KpConnection) conn = kp_connection_ref (user_data);
+        g_autoptr(KpConnection) conn = kp_connection_ref(user_data);
 
-        conn->last_input_us = g_get_monotonic_time ();
+        conn->last_input_us = g_get_monotonic_time();
         conn->dispatch_depth++;
         while (len > 0 && conn->stage != KP_CONNECTION_STAGE_CLOSED) {
-                g_autoptr (GError) error = NULL;
+                g_autoptr(GError) error = NULL;
                 gsize used = 0;
 
                 if (conn->stage == KP_CONNECTION_STAGE_SECURITY) {
-                        if (!kp_mss_feed (conn->mss, data, len, &used, &error)) {
-                                g_prefix_error (&error, "security negotiation: ");
-                                connection_fail (conn, error);
+                        if (!kp_mss_feed(conn->mss, data, len, &used, &error)) {
+                                g_prefix_error(&error, "security negotiation: ");
+                                connection_fail(conn, error);
                                 break;
                         }
-                        write_raw (conn, kp_mss_take_output (conn->mss));
-                        if (kp_mss_get_state (conn->mss) == KP_MSS_DONE) {
+                        write_raw(conn, kp_mss_take_output(conn->mss));
+                        if (kp_mss_get_state(conn->mss) == KP_MSS_DONE) {
                                 conn->stage = KP_CONNECTION_STAGE_NOISE;
-                                g_clear_pointer (&conn->mss, kp_mss_free);
+                                g_clear_pointer(&conn->mss, kp_mss_free);
                         }
                 } else {
-                        g_autoptr (GByteArray) plain = NULL;
+                        g_autoptr(GByteArray) plain = NULL;
 
-                        if (!kp_noise_feed (conn->noise, data, len, &used, &error)) {
-                                connection_fail (conn, error);
+                        if (!kp_noise_feed(conn->noise, data, len, &used, &error)) {
+                                connection_fail(conn, error);
                                 break;
                         }
-                        write_noise_output (conn);
-                        if (conn->stage == KP_CONNECTION_STAGE_NOISE &&
-                            kp_noise_get_state (conn->noise) == KP_NOISE_STATE_TRANSPORT)
-                                on_secure (conn);
-                        plain = g_byte_array_new ();
-                        if (kp_noise_take_plaintext (conn->noise, plain) > 0)
-                                handle_plaintext (conn, plain->data, plain->len);
+                        write_noise_output(conn);
+                        if (conn->stage == KP_CONNECTION_STAGE_NOISE
+                            && kp_noise_get_state(conn->noise) == KP_NOISE_STATE_TRANSPORT)
+                                on_secure(conn);
+                        plain = g_byte_array_new();
+                        if (kp_noise_take_plaintext(conn->noise, plain) > 0)
+                                handle_plaintext(conn, plain->data, plain->len);
                 }
                 if (used == 0)
                         break;
@@ -389,111 +391,109 @@ on_received (KpSocketPump *pump, const guint8 *data, gsize len, gpointer user_da
                 len -= used;
         }
         conn->dispatch_depth--;
-        kp_connection_flush (conn);
+        kp_connection_flush(conn);
 }
 
 static void
-on_pump_closed (KpSocketPump *pump, const GError *error, gpointer user_data)
+on_pump_closed(KpSocketPump *pump, const GError *error, gpointer user_data)
 {
         KpConnection *conn = user_data;
-        g_autoptr (GError) eof = NULL;
+        g_autoptr(GError) eof = NULL;
 
         if (error == NULL && conn->stage != KP_CONNECTION_STAGE_OPEN)
-                error = eof = g_error_new (KP_ERROR, KP_ERROR_CLOSED,
-                                           "peer closed the connection during the handshake");
-        connection_fail (conn, error);
+                error = eof = g_error_new(KP_ERROR, KP_ERROR_CLOSED,
+                                          "peer closed the connection during the handshake");
+        connection_fail(conn, error);
 }
 
 KpConnection *
-kp_connection_new (KpHost *host, GSocketConnection *socket_conn, KpConnectionDirection direction,
-                   const KpPeerId *expected, const KpConnectionHostCallbacks *callbacks,
-                   gpointer user_data, GError **error)
+kp_connection_new(KpHost *host, GSocketConnection *socket_conn, KpConnectionDirection direction,
+                  const KpPeerId *expected, const KpConnectionHostCallbacks *callbacks,
+                  gpointer user_data, GError **error)
 {
         static const KpSocketPumpCallbacks pump_callbacks = {
                 .received = on_received,
                 .closed = on_pump_closed,
         };
-        g_autoptr (GSocketAddress) remote = NULL;
-        g_autoptr (GSocketAddress) local = NULL;
+        g_autoptr(GSocketAddress) remote = NULL;
+        g_autoptr(GSocketAddress) local = NULL;
         KpConnection *conn;
 
-        remote = g_socket_connection_get_remote_address (socket_conn, error);
+        remote = g_socket_connection_get_remote_address(socket_conn, error);
         if (remote == NULL)
                 return NULL;
-        local = g_socket_connection_get_local_address (socket_conn, error);
+        local = g_socket_connection_get_local_address(socket_conn, error);
         if (local == NULL)
                 return NULL;
-        conn = g_new0 (KpConnection, 1);
+        conn = g_new0(KpConnection, 1);
         conn->ref_count = 1;
         conn->host = host;
         conn->host_callbacks = *callbacks;
         conn->host_data = user_data;
         conn->direction = direction;
         conn->stage = KP_CONNECTION_STAGE_SECURITY;
-        conn->remote_addr = kp_tcp_multiaddr_from_address (remote, NULL);
-        conn->local_addr = kp_tcp_multiaddr_from_address (local, NULL);
-        conn->scratch = g_byte_array_new ();
-        conn->connected_us = g_get_monotonic_time ();
+        conn->remote_addr = kp_tcp_multiaddr_from_address(remote, NULL);
+        conn->local_addr = kp_tcp_multiaddr_from_address(local, NULL);
+        conn->scratch = g_byte_array_new();
+        conn->connected_us = g_get_monotonic_time();
         conn->last_input_us = conn->connected_us;
         if (expected != NULL) {
                 conn->has_expected_peer = TRUE;
                 conn->expected_peer = *expected;
         }
-        conn->pump = kp_socket_pump_new (socket_conn, &pump_callbacks, conn);
+        conn->pump = kp_socket_pump_new(socket_conn, &pump_callbacks, conn);
         if (direction == KP_CONNECTION_OUTBOUND) {
-                conn->mss = kp_mss_new_dialer (noise_protocols, TRUE);
-                conn->noise = kp_noise_new_initiator (kp_host_get_identity (host), expected,
-                                                      yamux_protocols);
+                conn->mss = kp_mss_new_dialer(noise_protocols, TRUE);
+                conn->noise
+                    = kp_noise_new_initiator(kp_host_get_identity(host), expected, yamux_protocols);
         } else {
-                conn->mss = kp_mss_new_listener (noise_protocols);
-                conn->noise = kp_noise_new_responder (kp_host_get_identity (host),
-                                                      yamux_protocols);
+                conn->mss = kp_mss_new_listener(noise_protocols);
+                conn->noise = kp_noise_new_responder(kp_host_get_identity(host), yamux_protocols);
         }
         return conn;
 }
 
 void
-kp_connection_start (KpConnection *conn)
+kp_connection_start(KpConnection *conn)
 {
-        g_autoptr (GError) error = NULL;
+        g_autoptr(GError) error = NULL;
 
-        conn->handshake_timeout_id =
-                g_timeout_add (KP_HOST_HANDSHAKE_TIMEOUT_MS, on_handshake_timeout, conn);
-        kp_socket_pump_start (conn->pump);
+        conn->handshake_timeout_id
+            = g_timeout_add(KP_HOST_HANDSHAKE_TIMEOUT_MS, on_handshake_timeout, conn);
+        kp_socket_pump_start(conn->pump);
         /* The dialer proposes /noise and sends its first handshake message in
          * the same write (lazy multistream-select). */
-        write_raw (conn, kp_mss_take_output (conn->mss));
+        write_raw(conn, kp_mss_take_output(conn->mss));
         if (conn->direction == KP_CONNECTION_OUTBOUND) {
-                if (!kp_noise_start (conn->noise, &error)) {
-                        connection_fail (conn, error);
+                if (!kp_noise_start(conn->noise, &error)) {
+                        connection_fail(conn, error);
                         return;
                 }
-                write_noise_output (conn);
-        } else if (!kp_noise_start (conn->noise, &error)) {
-                connection_fail (conn, error);
+                write_noise_output(conn);
+        } else if (!kp_noise_start(conn->noise, &error)) {
+                connection_fail(conn, error);
         }
 }
 
 KpStream *
-kp_connection_open_stream (KpConnection *conn, const char *const *protocols,
-                           const KpStreamCallbacks *callbacks, gpointer user_data,
-                           GError **error)
+kp_connection_open_stream(KpConnection *conn, const char *const *protocols,
+                          const KpStreamCallbacks *callbacks, gpointer user_data, GError **error)
 {
         KpStream *stream;
         guint32 id;
 
         if (conn->stage != KP_CONNECTION_STAGE_OPEN) {
-                g_set_error (error, KP_ERROR, KP_ERROR_CLOSED, "connection is not open");
+                g_set_error(error, KP_ERROR, KP_ERROR_CLOSED, "connection is not open");
                 return NULL;
         }
-        id = kp_yamux_session_open_stream (conn->yamux, error);
+        id = kp_yamux_session_open_stream(conn->yamux, error);
         if (id == 0)
                 return NULL;
-        stream = kp_stream_new (conn, id, TRUE);
-        g_hash_table_insert (conn->streams, GUINT_TO_POINTER (id), stream);
-        kp_stream_set_callbacks (stream, callbacks, user_data);
-        if (!kp_stream_start_outbound (stream, protocols, error)) {
-                g_hash_table_remove (conn->streams, GUINT_TO_POINTER (id));
+        stream = kp_stream_new(conn, id, TRUE);
+        g_hash_table_insert(conn->streams, GUINT_TO_POINTER(id), stream);
+        kp_stream_set_callbacks(stream, callbacks, user_data);
+        if (!kp_stream_start_outbound(stream, protocols, error)) {
+                g_hash_table_remove(conn->streams, GUINT_TO_POINTER(id));
                 return NULL;
         }
         return stream;

@@ -2,6 +2,8 @@
 #define G_LOG_DOMAIN "kp-net"
 
 #include <ifaddrs.h>
+#include <stdlib.h>
+#include <string.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -48,95 +50,100 @@ typedef struct {
 } KpDialData;
 
 static void
-kp_dial_data_free (KpDialData *d)
+kp_dial_data_free(KpDialData *d)
 {
-        kp_multiaddr_free (d->addr);
-        g_free (d);
+        kp_multiaddr_free(d->addr);
+        g_free(d);
 }
 
 KpHost *
-kp_host_new (const KpKeypair *identity)
+kp_host_new(const KpKeypair *identity)
 {
-        KpHost *host = g_new0 (KpHost, 1);
+        KpHost *host = g_new0(KpHost, 1);
 
         host->identity = identity;
-        kp_peer_id_from_public_key (kp_keypair_get_public_key (identity), &host->self);
-        host->handlers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-        host->protocols = g_new0 (char *, 1);
-        host->listen_addrs = g_ptr_array_new_with_free_func ((GDestroyNotify) kp_multiaddr_free);
-        host->connections = g_hash_table_new_full (NULL, NULL, NULL, g_free);
-        host->listeners = g_array_new (FALSE, FALSE, sizeof (KpHostListener));
+        kp_peer_id_from_public_key(kp_keypair_get_public_key(identity), &host->self);
+        host->handlers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        host->protocols = g_new0(char *, 1);
+        host->listen_addrs = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
+        host->connections = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+        host->listeners = g_array_new(FALSE, FALSE, sizeof(KpHostListener));
         return host;
 }
 
 void
-kp_host_free (KpHost *host)
+kp_host_free(KpHost *host)
 {
         if (host == NULL)
                 return;
-        kp_host_close_all (host);
+        kp_host_close_all(host);
         if (host->service != NULL) {
-                g_socket_service_stop (host->service);
-                g_socket_listener_close (G_SOCKET_LISTENER (host->service));
-                g_signal_handlers_disconnect_by_data (host->service, host);
-                g_clear_object (&host->service);
+                g_socket_service_stop(host->service);
+                g_socket_listener_close(G_SOCKET_LISTENER(host->service));
+                g_signal_handlers_disconnect_by_data(host->service, host);
+                g_clear_object(&host->service);
         }
-        g_hash_table_unref (host->connections);
-        g_hash_table_unref (host->handlers);
-        g_strfreev (host->protocols);
-        g_ptr_array_unref (host->listen_addrs);
-        g_array_unref (host->listeners);
-        g_free (host);
+        g_hash_table_unref(host->connections);
+        g_hash_table_unref(host->handlers);
+        g_strfreev(host->protocols);
+        g_ptr_array_unref(host->listen_addrs);
+        g_array_unref(host->listeners);
+        g_free(host);
 }
 
 const KpPeerId *
-kp_host_get_peer_id (KpHost *host)
+kp_host_get_peer_id(KpHost *host)
 {
         return &host->self;
 }
 
 const KpKeypair *
-kp_host_get_identity (KpHost *host)
+kp_host_get_identity(KpHost *host)
 {
         return host->identity;
 }
 
 void
-kp_host_add_callbacks (KpHost *host, const KpHostCallbacks *callbacks, gpointer user_data)
+kp_host_add_callbacks(KpHost *host, const KpHostCallbacks *callbacks, gpointer user_data)
 {
         KpHostListener l = { *callbacks, user_data };
 
-        g_array_append_val (host->listeners, l);
+        g_array_append_val(host->listeners, l);
+}
+
+static int
+compare_strings(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 void
-kp_host_set_stream_handler (KpHost *host, const char *protocol, KpStreamHandlerFunc func,
-                            gpointer user_data)
+kp_host_set_stream_handler(KpHost *host, const char *protocol, KpStreamHandlerFunc func,
+                           gpointer user_data)
 {
-        KpHandler *h = g_new0 (KpHandler, 1);
-        g_autoptr (GPtrArray) keys = NULL;
+        KpHandler *h = g_new0(KpHandler, 1);
+        guint n = 0;
 
         h->func = func;
         h->user_data = user_data;
-        g_hash_table_replace (host->handlers, g_strdup (protocol), h);
-        keys = g_hash_table_get_keys_as_ptr_array (host->handlers);
-        g_ptr_array_sort_values (keys, (GCompareFunc) g_strcmp0);
-        g_strfreev (host->protocols);
-        host->protocols = g_new0 (char *, keys->len + 1);
-        for (guint i = 0; i < keys->len; i++)
-                host->protocols[i] = g_strdup (keys->pdata[i]);
+        g_hash_table_replace(host->handlers, g_strdup(protocol), h);
+        g_strfreev(host->protocols);
+        host->protocols = (GStrv)g_hash_table_get_keys_as_array(host->handlers, &n);
+        for (guint i = 0; i < n; i++)
+                host->protocols[i] = g_strdup(host->protocols[i]);
+        qsort(host->protocols, n, sizeof(char *), compare_strings);
 }
 
 const char *const *
-kp_host_get_protocols (KpHost *host)
+kp_host_get_protocols(KpHost *host)
 {
-        return (const char *const *) host->protocols;
+        return (const char *const *)host->protocols;
 }
 
 KpStreamHandlerFunc
-kp_host_lookup_handler (KpHost *host, const char *protocol, gpointer *ret_user_data)
+kp_host_lookup_handler(KpHost *host, const char *protocol, gpointer *ret_user_data)
 {
-        KpHandler *h = g_hash_table_lookup (host->handlers, protocol);
+        KpHandler *h = g_hash_table_lookup(host->handlers, protocol);
 
         if (h == NULL)
                 return NULL;
@@ -145,54 +152,53 @@ kp_host_lookup_handler (KpHost *host, const char *protocol, gpointer *ret_user_d
 }
 
 static void
-on_conn_established (KpConnection *conn, gpointer user_data)
+on_conn_established(KpConnection *conn, gpointer user_data)
 {
         KpHostConnData *d = user_data;
         KpHost *host = d->host;
 
         d->established = TRUE;
         for (guint i = 0; i < host->listeners->len; i++) {
-                KpHostListener *l = &g_array_index (host->listeners, KpHostListener, i);
+                KpHostListener *l = &g_array_index(host->listeners, KpHostListener, i);
                 if (l->callbacks.connection_established != NULL)
-                        l->callbacks.connection_established (host, conn, l->user_data);
+                        l->callbacks.connection_established(host, conn, l->user_data);
         }
         if (d->dial_task != NULL) {
-                GTask *task = g_steal_pointer (&d->dial_task);
-                g_task_return_pointer (task, kp_connection_ref (conn),
-                                       (GDestroyNotify) kp_connection_unref);
-                g_object_unref (task);
+                GTask *task = g_steal_pointer(&d->dial_task);
+                g_task_return_pointer(task, kp_connection_ref(conn),
+                                      (GDestroyNotify)kp_connection_unref);
+                g_object_unref(task);
         }
 }
 
 static void
-on_conn_closed (KpConnection *conn, const GError *error, gpointer user_data)
+on_conn_closed(KpConnection *conn, const GError *error, gpointer user_data)
 {
         KpHostConnData *d = user_data;
         KpHost *host = d->host;
-        g_autoptr (KpConnection) self = kp_connection_ref (conn);
+        g_autoptr(KpConnection) self = kp_connection_ref(conn);
 
         for (guint i = 0; i < host->listeners->len; i++) {
-                KpHostListener *l = &g_array_index (host->listeners, KpHostListener, i);
+                KpHostListener *l = &g_array_index(host->listeners, KpHostListener, i);
                 if (d->established && l->callbacks.connection_closed != NULL)
-                        l->callbacks.connection_closed (host, conn, error, l->user_data);
-                else if (!d->established && d->dial_task == NULL &&
-                         l->callbacks.handshake_failed != NULL)
-                        l->callbacks.handshake_failed (host, conn->remote_addr, error,
-                                                       l->user_data);
+                        l->callbacks.connection_closed(host, conn, error, l->user_data);
+                else if (!d->established && d->dial_task == NULL
+                         && l->callbacks.handshake_failed != NULL)
+                        l->callbacks.handshake_failed(host, conn->remote_addr, error, l->user_data);
         }
         if (d->dial_task != NULL) {
-                GTask *task = g_steal_pointer (&d->dial_task);
+                GTask *task = g_steal_pointer(&d->dial_task);
                 if (error != NULL)
-                        g_task_return_error (task, g_error_copy (error));
+                        g_task_return_error(task, g_error_copy(error));
                 else
-                        g_task_return_new_error (task, KP_ERROR, KP_ERROR_CLOSED,
-                                                 "connection closed during the handshake");
-                g_object_unref (task);
+                        g_task_return_new_error(task, KP_ERROR, KP_ERROR_CLOSED,
+                                                "connection closed during the handshake");
+                g_object_unref(task);
         }
         /* Frees @d and drops the host's reference. */
-        if (g_hash_table_steal (host->connections, conn)) {
-                g_free (d);
-                kp_connection_unref (conn);
+        if (g_hash_table_steal(host->connections, conn)) {
+                g_free(d);
+                kp_connection_unref(conn);
         }
 }
 
@@ -202,147 +208,146 @@ static const KpConnectionHostCallbacks conn_callbacks = {
 };
 
 static KpConnection *
-adopt_connection (KpHost *host, GSocketConnection *sc, KpConnectionDirection direction,
-                  const KpPeerId *expected, GTask *dial_task, GError **error)
+adopt_connection(KpHost *host, GSocketConnection *sc, KpConnectionDirection direction,
+                 const KpPeerId *expected, GTask *dial_task, GError **error)
 {
-        KpHostConnData *d = g_new0 (KpHostConnData, 1);
+        KpHostConnData *d = g_new0(KpHostConnData, 1);
         KpConnection *conn;
 
         d->host = host;
-        conn = kp_connection_new (host, sc, direction, expected, &conn_callbacks, d, error);
+        conn = kp_connection_new(host, sc, direction, expected, &conn_callbacks, d, error);
         if (conn == NULL) {
-                g_free (d);
+                g_free(d);
                 return NULL;
         }
-        d->dial_task = dial_task != NULL ? g_object_ref (dial_task) : NULL;
-        g_hash_table_insert (host->connections, conn, d);
-        kp_connection_start (conn);
+        d->dial_task = dial_task != NULL ? g_object_ref(dial_task) : NULL;
+        g_hash_table_insert(host->connections, conn, d);
+        kp_connection_start(conn);
         return conn;
 }
 
 static gboolean
-on_incoming (GSocketService *service, GSocketConnection *sc, GObject *source, gpointer user_data)
+on_incoming(GSocketService *service, GSocketConnection *sc, GObject *source, gpointer user_data)
 {
         KpHost *host = user_data;
-        g_autoptr (GError) error = NULL;
+        g_autoptr(GError) error = NULL;
 
-        if (adopt_connection (host, sc, KP_CONNECTION_INBOUND, NULL, NULL, &error) == NULL)
-                g_debug ("dropping an inbound connection: %s", error->message);
+        if (adopt_connection(host, sc, KP_CONNECTION_INBOUND, NULL, NULL, &error) == NULL)
+                g_debug("dropping an inbound connection: %s", error->message);
         return TRUE;
 }
 
 static void
-ensure_service (KpHost *host)
+ensure_service(KpHost *host)
 {
         if (host->service != NULL)
                 return;
-        host->service = g_socket_service_new ();
-        g_signal_connect (host->service, "incoming", G_CALLBACK (on_incoming), host);
+        host->service = g_socket_service_new();
+        g_signal_connect(host->service, "incoming", G_CALLBACK(on_incoming), host);
 }
 
 static gboolean
-add_listening_socket (KpHost *host, GSocket *socket, GError **error)
+add_listening_socket(KpHost *host, GSocket *socket, GError **error)
 {
-        g_autoptr (GSocketAddress) bound = NULL;
+        g_autoptr(GSocketAddress) bound = NULL;
         KpMultiaddr *ma;
 
-        bound = g_socket_get_local_address (socket, error);
+        bound = g_socket_get_local_address(socket, error);
         if (bound == NULL)
                 return FALSE;
-        ma = kp_tcp_multiaddr_from_address (bound, error);
+        ma = kp_tcp_multiaddr_from_address(bound, error);
         if (ma == NULL)
                 return FALSE;
-        ensure_service (host);
-        if (!g_socket_listener_add_socket (G_SOCKET_LISTENER (host->service), socket, NULL,
-                                           error)) {
-                kp_multiaddr_free (ma);
+        ensure_service(host);
+        if (!g_socket_listener_add_socket(G_SOCKET_LISTENER(host->service), socket, NULL, error)) {
+                kp_multiaddr_free(ma);
                 return FALSE;
         }
-        g_ptr_array_add (host->listen_addrs, ma);
-        g_socket_service_start (host->service);
+        g_ptr_array_add(host->listen_addrs, ma);
+        g_socket_service_start(host->service);
         return TRUE;
 }
 
 gboolean
-kp_host_listen (KpHost *host, const KpMultiaddr *addr, GError **error)
+kp_host_listen(KpHost *host, const KpMultiaddr *addr, GError **error)
 {
-        g_autoptr (GSocketAddress) sa = kp_tcp_bind_address (addr, error);
-        g_autoptr (GSocket) socket = NULL;
+        g_autoptr(GSocketAddress) sa = kp_tcp_bind_address(addr, error);
+        g_autoptr(GSocket) socket = NULL;
         g_autofree char *text = NULL;
 
         if (sa == NULL)
                 return FALSE;
-        socket = g_socket_new (g_socket_address_get_family (sa), G_SOCKET_TYPE_STREAM,
-                               G_SOCKET_PROTOCOL_TCP, error);
+        socket = g_socket_new(g_socket_address_get_family(sa), G_SOCKET_TYPE_STREAM,
+                              G_SOCKET_PROTOCOL_TCP, error);
         if (socket == NULL)
                 return FALSE;
         /* /ip6/:: and /ip4/0.0.0.0 on the same port are two sockets. */
-        if (g_socket_address_get_family (sa) == G_SOCKET_FAMILY_IPV6)
-                g_socket_set_option (socket, IPPROTO_IPV6, IPV6_V6ONLY, 1, NULL);
-        g_socket_set_listen_backlog (socket, KP_HOST_LISTEN_BACKLOG);
-        if (!g_socket_bind (socket, sa, TRUE, error) || !g_socket_listen (socket, error)) {
-                text = kp_multiaddr_to_string (addr);
-                g_prefix_error (error, "cannot listen on %s: ", text);
+        if (g_socket_address_get_family(sa) == G_SOCKET_FAMILY_IPV6)
+                g_socket_set_option(socket, IPPROTO_IPV6, IPV6_V6ONLY, 1, NULL);
+        g_socket_set_listen_backlog(socket, KP_HOST_LISTEN_BACKLOG);
+        if (!g_socket_bind(socket, sa, TRUE, error) || !g_socket_listen(socket, error)) {
+                text = kp_multiaddr_to_string(addr);
+                g_prefix_error(error, "cannot listen on %s: ", text);
                 return FALSE;
         }
-        return add_listening_socket (host, socket, error);
+        return add_listening_socket(host, socket, error);
 }
 
 gboolean
-kp_host_listen_socket (KpHost *host, GSocket *socket, GError **error)
+kp_host_listen_socket(KpHost *host, GSocket *socket, GError **error)
 {
-        return add_listening_socket (host, socket, error);
+        return add_listening_socket(host, socket, error);
 }
 
 GPtrArray *
-kp_host_get_listen_addrs (KpHost *host)
+kp_host_get_listen_addrs(KpHost *host)
 {
-        GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) kp_multiaddr_free);
+        GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
 
         for (guint i = 0; i < host->listen_addrs->len; i++)
-                g_ptr_array_add (out, kp_multiaddr_copy (host->listen_addrs->pdata[i]));
+                g_ptr_array_add(out, kp_multiaddr_copy(host->listen_addrs->pdata[i]));
         return out;
 }
 
 /* Adds /ip4|ip6/<each interface address of @family>/tcp/@port. */
 static void
-add_interface_addrs (GPtrArray *out, int family, guint16 port)
+add_interface_addrs(GPtrArray *out, int family, guint16 port)
 {
         struct ifaddrs *ifa_list = NULL;
 
-        if (getifaddrs (&ifa_list) != 0)
+        if (getifaddrs(&ifa_list) != 0)
                 return;
         for (struct ifaddrs *ifa = ifa_list; ifa != NULL; ifa = ifa->ifa_next) {
-                g_autoptr (GSocketAddress) sa = NULL;
-                g_autoptr (GInetAddress) inet = NULL;
+                g_autoptr(GSocketAddress) sa = NULL;
+                g_autoptr(GInetAddress) inet = NULL;
                 g_autofree char *host = NULL;
                 KpMultiaddr *ma;
 
-                if (ifa->ifa_addr == NULL || ifa->ifa_addr->sa_family != family ||
-                    !(ifa->ifa_flags & IFF_UP))
+                if (ifa->ifa_addr == NULL || ifa->ifa_addr->sa_family != family
+                    || !(ifa->ifa_flags & IFF_UP))
                         continue;
-                sa = g_socket_address_new_from_native (
-                        ifa->ifa_addr, family == AF_INET6 ? sizeof (struct sockaddr_in6)
-                                                          : sizeof (struct sockaddr_in));
+                sa = g_socket_address_new_from_native(
+                    ifa->ifa_addr,
+                    family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
                 if (sa == NULL)
                         continue;
-                inet = g_object_ref (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (sa)));
-                if (g_inet_address_get_is_link_local (inet))
+                inet = g_object_ref(g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(sa)));
+                if (g_inet_address_get_is_link_local(inet))
                         continue;
-                host = g_inet_address_to_string (inet);
-                ma = kp_multiaddr_new_tcp (family == AF_INET6 ? KP_MULTIADDR_HOST_IP6
-                                                              : KP_MULTIADDR_HOST_IP4,
-                                           host, port, NULL);
+                host = g_inet_address_to_string(inet);
+                ma = kp_multiaddr_new_tcp(family == AF_INET6 ? KP_MULTIADDR_HOST_IP6
+                                                             : KP_MULTIADDR_HOST_IP4,
+                                          host, port, NULL);
                 if (ma != NULL)
-                        g_ptr_array_add (out, ma);
+                        g_ptr_array_add(out, ma);
         }
-        freeifaddrs (ifa_list);
+        freeifaddrs(ifa_list);
 }
 
 GPtrArray *
-kp_host_get_advertised_addrs (KpHost *host)
+kp_host_get_advertised_addrs(KpHost *host)
 {
-        GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) kp_multiaddr_free);
+        GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
 
         for (guint i = 0; i < host->listen_addrs->len; i++) {
                 const KpMultiaddr *ma = host->listen_addrs->pdata[i];
@@ -350,117 +355,121 @@ kp_host_get_advertised_addrs (KpHost *host)
                 guint16 port;
                 KpMultiaddrHostKind kind;
 
-                if (!kp_multiaddr_get_tcp_endpoint (ma, &h, &port, &kind, NULL))
+                if (!kp_multiaddr_get_tcp_endpoint(ma, &h, &port, &kind, NULL))
                         continue;
-                if (g_str_equal (h, "0.0.0.0"))
-                        add_interface_addrs (out, AF_INET, port);
-                else if (g_str_equal (h, "::"))
-                        add_interface_addrs (out, AF_INET6, port);
+                if (g_str_equal(h, "0.0.0.0"))
+                        add_interface_addrs(out, AF_INET, port);
+                else if (g_str_equal(h, "::"))
+                        add_interface_addrs(out, AF_INET6, port);
                 else
-                        g_ptr_array_add (out, kp_multiaddr_copy (ma));
+                        g_ptr_array_add(out, kp_multiaddr_copy(ma));
         }
         return out;
 }
 
 KpConnection *
-kp_host_get_connection (KpHost *host, const KpPeerId *peer)
+kp_host_get_connection(KpHost *host, const KpPeerId *peer)
 {
         GHashTableIter iter;
         gpointer key, value;
 
-        g_hash_table_iter_init (&iter, host->connections);
-        while (g_hash_table_iter_next (&iter, &key, &value)) {
+        g_hash_table_iter_init(&iter, host->connections);
+        while (g_hash_table_iter_next(&iter, &key, &value)) {
                 KpConnection *conn = key;
-                if (kp_connection_is_open (conn) &&
-                    kp_peer_id_equal (kp_connection_get_remote_peer_id (conn), peer))
+                if (kp_connection_is_open(conn)
+                    && kp_peer_id_equal(kp_connection_get_remote_peer_id(conn), peer))
                         return conn;
         }
         return NULL;
 }
 
 guint
-kp_host_get_n_connections (KpHost *host)
+kp_host_get_n_connections(KpHost *host)
 {
-        return g_hash_table_size (host->connections);
+        return g_hash_table_size(host->connections);
 }
 
 void
-kp_host_close_all (KpHost *host)
+kp_host_close_all(KpHost *host)
 {
-        g_autoptr (GPtrArray) conns = g_hash_table_get_keys_as_ptr_array (host->connections);
+        g_autoptr(GPtrArray) conns
+            = g_ptr_array_new_with_free_func((GDestroyNotify)kp_connection_unref);
+        GHashTableIter iter;
+        gpointer key;
 
-        g_ptr_array_set_free_func (conns, (GDestroyNotify) kp_connection_unref);
+        g_hash_table_iter_init(&iter, host->connections);
+        while (g_hash_table_iter_next(&iter, &key, NULL))
+                g_ptr_array_add(conns, kp_connection_ref(key));
         for (guint i = 0; i < conns->len; i++)
-                kp_connection_ref (conns->pdata[i]);
-        for (guint i = 0; i < conns->len; i++)
-                kp_connection_close (conns->pdata[i]);
+                kp_connection_close(conns->pdata[i]);
 }
 
 static void
-on_tcp_connected (GObject *source, GAsyncResult *result, gpointer user_data)
+on_tcp_connected(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-        g_autoptr (GTask) task = user_data;
-        KpDialData *d = g_task_get_task_data (task);
-        g_autoptr (GSocketConnection) sc = NULL;
-        g_autoptr (GError) error = NULL;
+        g_autoptr(GTask) task = user_data;
+        KpDialData *d = g_task_get_task_data(task);
+        g_autoptr(GSocketConnection) sc = NULL;
+        g_autoptr(GError) error = NULL;
 
-        sc = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
+        sc = g_socket_client_connect_finish(G_SOCKET_CLIENT(source), result, &error);
         if (sc == NULL) {
-                g_autofree char *text = kp_multiaddr_to_string (d->addr);
-                g_prefix_error (&error, "cannot connect to %s: ", text);
-                g_task_return_error (task, g_steal_pointer (&error));
+                g_autofree char *text = kp_multiaddr_to_string(d->addr);
+                g_prefix_error(&error, "cannot connect to %s: ", text);
+                g_task_return_error(task, g_steal_pointer(&error));
                 return;
         }
-        if (adopt_connection (d->host, sc, KP_CONNECTION_OUTBOUND, d->has_peer ? &d->peer : NULL,
-                              task, &error) == NULL)
-                g_task_return_error (task, g_steal_pointer (&error));
+        if (adopt_connection(d->host, sc, KP_CONNECTION_OUTBOUND, d->has_peer ? &d->peer : NULL,
+                             task, &error)
+            == NULL)
+                g_task_return_error(task, g_steal_pointer(&error));
 }
 
 void
-kp_host_dial_async (KpHost *host, const KpMultiaddr *addr, GCancellable *cancellable,
-                    GAsyncReadyCallback callback, gpointer user_data)
+kp_host_dial_async(KpHost *host, const KpMultiaddr *addr, GCancellable *cancellable,
+                   GAsyncReadyCallback callback, gpointer user_data)
 {
-        g_autoptr (GTask) task = g_task_new (NULL, cancellable, callback, user_data);
-        g_autoptr (GSocketClient) client = NULL;
-        g_autoptr (GSocketConnectable) connectable = NULL;
-        g_autoptr (GError) error = NULL;
-        KpDialData *d = g_new0 (KpDialData, 1);
+        g_autoptr(GTask) task = g_task_new(NULL, cancellable, callback, user_data);
+        g_autoptr(GSocketClient) client = NULL;
+        g_autoptr(GSocketConnectable) connectable = NULL;
+        g_autoptr(GError) error = NULL;
+        KpDialData *d = g_new0(KpDialData, 1);
         GSocketFamily family = G_SOCKET_FAMILY_INVALID;
         KpConnection *existing;
 
-        g_task_set_source_tag (task, kp_host_dial_async);
+        g_task_set_source_tag(task, kp_host_dial_async);
         d->host = host;
-        d->addr = kp_multiaddr_copy (addr);
-        d->has_peer = kp_multiaddr_get_peer_id (addr, &d->peer, NULL);
-        g_task_set_task_data (task, d, (GDestroyNotify) kp_dial_data_free);
-        if (d->has_peer && kp_peer_id_equal (&d->peer, &host->self)) {
-                g_task_return_new_error (task, KP_ERROR, KP_ERROR_INVALID,
-                                         "refusing to dial our own peer id");
+        d->addr = kp_multiaddr_copy(addr);
+        d->has_peer = kp_multiaddr_get_peer_id(addr, &d->peer, NULL);
+        g_task_set_task_data(task, d, (GDestroyNotify)kp_dial_data_free);
+        if (d->has_peer && kp_peer_id_equal(&d->peer, &host->self)) {
+                g_task_return_new_error(task, KP_ERROR, KP_ERROR_INVALID,
+                                        "refusing to dial our own peer id");
                 return;
         }
-        existing = d->has_peer ? kp_host_get_connection (host, &d->peer) : NULL;
+        existing = d->has_peer ? kp_host_get_connection(host, &d->peer) : NULL;
         if (existing != NULL) {
-                g_task_return_pointer (task, kp_connection_ref (existing),
-                                       (GDestroyNotify) kp_connection_unref);
+                g_task_return_pointer(task, kp_connection_ref(existing),
+                                      (GDestroyNotify)kp_connection_unref);
                 return;
         }
-        connectable = kp_tcp_connectable (addr, &family, &error);
+        connectable = kp_tcp_connectable(addr, &family, &error);
         if (connectable == NULL) {
-                g_task_return_error (task, g_steal_pointer (&error));
+                g_task_return_error(task, g_steal_pointer(&error));
                 return;
         }
-        client = g_socket_client_new ();
-        g_socket_client_set_enable_proxy (client, FALSE);
-        g_socket_client_set_timeout (client, KP_HOST_DIAL_TIMEOUT_MS / 1000);
+        client = g_socket_client_new();
+        g_socket_client_set_enable_proxy(client, FALSE);
+        g_socket_client_set_timeout(client, KP_HOST_DIAL_TIMEOUT_MS / 1000);
         if (family != G_SOCKET_FAMILY_INVALID)
-                g_socket_client_set_family (client, family);
-        g_socket_client_connect_async (client, connectable, cancellable, on_tcp_connected,
-                                       g_steal_pointer (&task));
+                g_socket_client_set_family(client, family);
+        g_socket_client_connect_async(client, connectable, cancellable, on_tcp_connected,
+                                      g_steal_pointer(&task));
 }
 
 KpConnection *
-kp_host_dial_finish (KpHost *host, GAsyncResult *result, GError **error)
+kp_host_dial_finish(KpHost *host, GAsyncResult *result, GError **error)
 {
-        g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-        return g_task_propagate_pointer (G_TASK (result), error);
+        g_return_val_if_fail(g_task_is_valid(result, NULL), NULL);
+        return g_task_propagate_pointer(G_TASK(result), error);
 }

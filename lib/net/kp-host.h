@@ -35,110 +35,110 @@ typedef enum {
 typedef struct {
         /* The protocol is agreed (outbound streams; inbound ones are handed
          * to their handler already negotiated). Optional. */
-        void (*negotiated) (KpStream *stream, gpointer user_data);
+        void (*negotiated)(KpStream *stream, gpointer user_data);
         /* Bytes arrived; valid only during the call. */
-        void (*data) (KpStream *stream, const guint8 *data, gsize len, gpointer user_data);
+        void (*data)(KpStream *stream, const guint8 *data, gsize len, gpointer user_data);
         /* The peer closed its write side; no more data. Optional. */
-        void (*eof) (KpStream *stream, gpointer user_data);
+        void (*eof)(KpStream *stream, gpointer user_data);
         /* Final: the stream is finished (error NULL: both sides closed
          * cleanly) or failed (reset, negotiation failed, connection lost).
          * The connection drops its reference after this. */
-        void (*closed) (KpStream *stream, const GError *error, gpointer user_data);
+        void (*closed)(KpStream *stream, const GError *error, gpointer user_data);
 } KpStreamCallbacks;
 
-KpStream *kp_stream_ref (KpStream *stream);
-void kp_stream_unref (KpStream *stream);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (KpStream, kp_stream_unref)
+KpStream *kp_stream_ref(KpStream *stream);
+void kp_stream_unref(KpStream *stream);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KpStream, kp_stream_unref)
 
-void kp_stream_set_callbacks (KpStream *stream, const KpStreamCallbacks *callbacks,
-                              gpointer user_data);
+void kp_stream_set_callbacks(KpStream *stream, const KpStreamCallbacks *callbacks,
+                             gpointer user_data);
 /* Queues @data (buffered while negotiation or flow control holds it back). */
-void kp_stream_write (KpStream *stream, const guint8 *data, gsize len);
+void kp_stream_write(KpStream *stream, const guint8 *data, gsize len);
 /* Half-close after everything written so far. */
-void kp_stream_close_write (KpStream *stream);
-void kp_stream_reset (KpStream *stream);
+void kp_stream_close_write(KpStream *stream);
+void kp_stream_reset(KpStream *stream);
 /* NULL until negotiated. */
-const char *kp_stream_get_protocol (KpStream *stream);
-KpConnection *kp_stream_get_connection (KpStream *stream);
-guint32 kp_stream_get_id (KpStream *stream);
-gsize kp_stream_get_write_queued (KpStream *stream);
+const char *kp_stream_get_protocol(KpStream *stream);
+KpConnection *kp_stream_get_connection(KpStream *stream);
+guint32 kp_stream_get_id(KpStream *stream);
+gsize kp_stream_get_write_queued(KpStream *stream);
 
 /* ---- connections ------------------------------------------------------ */
 
-KpConnection *kp_connection_ref (KpConnection *conn);
-void kp_connection_unref (KpConnection *conn);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (KpConnection, kp_connection_unref)
+KpConnection *kp_connection_ref(KpConnection *conn);
+void kp_connection_unref(KpConnection *conn);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KpConnection, kp_connection_unref)
 
-const KpPeerId *kp_connection_get_remote_peer_id (KpConnection *conn);
-const KpPublicKey *kp_connection_get_remote_public_key (KpConnection *conn);
-const KpMultiaddr *kp_connection_get_remote_addr (KpConnection *conn);
-const KpMultiaddr *kp_connection_get_local_addr (KpConnection *conn);
-KpConnectionDirection kp_connection_get_direction (KpConnection *conn);
-gboolean kp_connection_is_open (KpConnection *conn);
+const KpPeerId *kp_connection_get_remote_peer_id(KpConnection *conn);
+const KpPublicKey *kp_connection_get_remote_public_key(KpConnection *conn);
+const KpMultiaddr *kp_connection_get_remote_addr(KpConnection *conn);
+const KpMultiaddr *kp_connection_get_local_addr(KpConnection *conn);
+KpConnectionDirection kp_connection_get_direction(KpConnection *conn);
+gboolean kp_connection_is_open(KpConnection *conn);
 /* Microseconds from the TCP connect to a secure, multiplexed connection. */
-gint64 kp_connection_get_upgrade_us (KpConnection *conn);
-KpHost *kp_connection_get_host (KpConnection *conn);
+gint64 kp_connection_get_upgrade_us(KpConnection *conn);
+KpHost *kp_connection_get_host(KpConnection *conn);
 
 /* Opens a stream proposing @protocols in order. With one protocol the
  * proposal travels with the first data (no round trip). NULL with @error
  * when the connection cannot open more streams. */
-KpStream *kp_connection_open_stream (KpConnection *conn, const char *const *protocols,
-                                     const KpStreamCallbacks *callbacks, gpointer user_data,
-                                     GError **error);
+KpStream *kp_connection_open_stream(KpConnection *conn, const char *const *protocols,
+                                    const KpStreamCallbacks *callbacks, gpointer user_data,
+                                    GError **error);
 /* Sends a yamux GO_AWAY and closes the socket; streams get closed(error). */
-void kp_connection_close (KpConnection *conn);
+void kp_connection_close(KpConnection *conn);
 
 /* ---- the host --------------------------------------------------------- */
 
 /* An inbound stream negotiated to a registered protocol: the handler sets
  * callbacks on it (and may keep a reference). */
-typedef void (*KpStreamHandlerFunc) (KpStream *stream, gpointer user_data);
+typedef void (*KpStreamHandlerFunc)(KpStream *stream, gpointer user_data);
 
 typedef struct {
         /* A connection is secure and multiplexed (both directions). */
-        void (*connection_established) (KpHost *host, KpConnection *conn, gpointer user_data);
+        void (*connection_established)(KpHost *host, KpConnection *conn, gpointer user_data);
         /* A connection ended (error NULL for a clean close). */
-        void (*connection_closed) (KpHost *host, KpConnection *conn, const GError *error,
-                                   gpointer user_data);
-        /* An inbound connection failed before it was established. */
-        void (*handshake_failed) (KpHost *host, const KpMultiaddr *remote, const GError *error,
+        void (*connection_closed)(KpHost *host, KpConnection *conn, const GError *error,
                                   gpointer user_data);
+        /* An inbound connection failed before it was established. */
+        void (*handshake_failed)(KpHost *host, const KpMultiaddr *remote, const GError *error,
+                                 gpointer user_data);
 } KpHostCallbacks;
 
 /* Copies nothing: @identity must outlive the host. */
-KpHost *kp_host_new (const KpKeypair *identity);
-void kp_host_free (KpHost *host);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (KpHost, kp_host_free)
+KpHost *kp_host_new(const KpKeypair *identity);
+void kp_host_free(KpHost *host);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KpHost, kp_host_free)
 
-const KpPeerId *kp_host_get_peer_id (KpHost *host);
-const KpKeypair *kp_host_get_identity (KpHost *host);
-void kp_host_add_callbacks (KpHost *host, const KpHostCallbacks *callbacks, gpointer user_data);
+const KpPeerId *kp_host_get_peer_id(KpHost *host);
+const KpKeypair *kp_host_get_identity(KpHost *host);
+void kp_host_add_callbacks(KpHost *host, const KpHostCallbacks *callbacks, gpointer user_data);
 
-void kp_host_set_stream_handler (KpHost *host, const char *protocol, KpStreamHandlerFunc func,
-                                 gpointer user_data);
+void kp_host_set_stream_handler(KpHost *host, const char *protocol, KpStreamHandlerFunc func,
+                                gpointer user_data);
 /* The registered protocols, sorted. */
-const char *const *kp_host_get_protocols (KpHost *host);
+const char *const *kp_host_get_protocols(KpHost *host);
 
 /* Binds and listens; tcp/0 picks a free port. */
-gboolean kp_host_listen (KpHost *host, const KpMultiaddr *addr, GError **error);
+gboolean kp_host_listen(KpHost *host, const KpMultiaddr *addr, GError **error);
 /* Listens on an already bound, listening socket (socket activation). */
-gboolean kp_host_listen_socket (KpHost *host, GSocket *socket, GError **error);
+gboolean kp_host_listen_socket(KpHost *host, GSocket *socket, GError **error);
 /* The bound addresses (with real ports), without /p2p. */
-GPtrArray *kp_host_get_listen_addrs (KpHost *host);
+GPtrArray *kp_host_get_listen_addrs(KpHost *host);
 /* Where others can reach us: the bound addresses, with unspecified ones
  * (0.0.0.0, ::) expanded to this machine's interface addresses. */
-GPtrArray *kp_host_get_advertised_addrs (KpHost *host);
+GPtrArray *kp_host_get_advertised_addrs(KpHost *host);
 
 /* Dials @addr; when it ends in /p2p/<id> the remote must prove that id
  * (else KP_ERROR_PEER_ID_MISMATCH). An open connection to that peer is
  * reused. */
-void kp_host_dial_async (KpHost *host, const KpMultiaddr *addr, GCancellable *cancellable,
-                         GAsyncReadyCallback callback, gpointer user_data);
-KpConnection *kp_host_dial_finish (KpHost *host, GAsyncResult *result, GError **error);
+void kp_host_dial_async(KpHost *host, const KpMultiaddr *addr, GCancellable *cancellable,
+                        GAsyncReadyCallback callback, gpointer user_data);
+KpConnection *kp_host_dial_finish(KpHost *host, GAsyncResult *result, GError **error);
 
 /* An open connection to @peer, or NULL. */
-KpConnection *kp_host_get_connection (KpHost *host, const KpPeerId *peer);
-guint kp_host_get_n_connections (KpHost *host);
-void kp_host_close_all (KpHost *host);
+KpConnection *kp_host_get_connection(KpHost *host, const KpPeerId *peer);
+guint kp_host_get_n_connections(KpHost *host);
+void kp_host_close_all(KpHost *host);
 
 G_END_DECLS

@@ -19,27 +19,27 @@ typedef struct _KpSocketPump KpSocketPump;
 
 typedef struct {
         /* Bytes arrived; they are valid only during the call. */
-        void (*received) (KpSocketPump *pump, const guint8 *data, gsize len, gpointer user_data);
+        void (*received)(KpSocketPump *pump, const guint8 *data, gsize len, gpointer user_data);
         /* The peer closed (error NULL) or the socket failed. The pump is
          * closed already; the callback may free it. */
-        void (*closed) (KpSocketPump *pump, const GError *error, gpointer user_data);
+        void (*closed)(KpSocketPump *pump, const GError *error, gpointer user_data);
         /* Optional: the output queue drained below the high-water mark. */
-        void (*drained) (KpSocketPump *pump, gpointer user_data);
+        void (*drained)(KpSocketPump *pump, gpointer user_data);
 } KpSocketPumpCallbacks;
 
 /* Takes a reference on @connection (kept alive for the socket). */
-KpSocketPump *kp_socket_pump_new (GSocketConnection *connection,
-                                  const KpSocketPumpCallbacks *callbacks, gpointer user_data);
-void kp_socket_pump_start (KpSocketPump *pump);
-void kp_socket_pump_write (KpSocketPump *pump, const guint8 *data, gsize len);
-gboolean kp_socket_pump_is_congested (const KpSocketPump *pump);
-gsize kp_socket_pump_get_queued (const KpSocketPump *pump);
-void kp_socket_pump_set_reading (KpSocketPump *pump, gboolean reading);
+KpSocketPump *kp_socket_pump_new(GSocketConnection *connection,
+                                 const KpSocketPumpCallbacks *callbacks, gpointer user_data);
+void kp_socket_pump_start(KpSocketPump *pump);
+void kp_socket_pump_write(KpSocketPump *pump, const guint8 *data, gsize len);
+gboolean kp_socket_pump_is_congested(const KpSocketPump *pump);
+gsize kp_socket_pump_get_queued(const KpSocketPump *pump);
+void kp_socket_pump_set_reading(KpSocketPump *pump, gboolean reading);
 /* Try once more to send queued output without blocking, then close the
  * socket. No callback runs after this. */
-void kp_socket_pump_close (KpSocketPump *pump);
-GSocketConnection *kp_socket_pump_get_connection (const KpSocketPump *pump);
-void kp_socket_pump_free (KpSocketPump *pump);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (KpSocketPump, kp_socket_pump_free)
+void kp_socket_pump_close(KpSocketPump *pump);
+GSocketConnection *kp_socket_pump_get_connection(const KpSocketPump *pump);
+void kp_socket_pump_free(KpSocketPump *pump);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KpSocketPump, kp_socket_pump_free)
 
 G_END_DECLS
