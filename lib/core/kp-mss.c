@@ -555,14 +555,21 @@ kp_mss_parse_ls(const guint8 *body, gsize len, GError **error)
 
         if (len == 0 || body[len - 1] != '\n') {
                 g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
-                            "multistream-select: ls response does not end in a newline");
+                            "multistream-select: ls response: does not end in a newline");
                 return NULL;
         }
         while (pos < len - 1) {
+                g_autoptr(GError) error_local = NULL;
                 g_autofree char *line = NULL;
 
-                if (!kp_mss_decode_message(body, len - 1, &pos, &line, error)) {
-                        g_prefix_error(error, "ls response: ");
+                if (!kp_mss_decode_message(body, len - 1, &pos, &line, &error_local)) {
+                        const char *prefix = "multistream-select: ";
+                        const char *detail = error_local->message;
+
+                        if (g_str_has_prefix(detail, prefix))
+                                detail += strlen(prefix);
+                        g_set_error(error, KP_ERROR, error_local->code,
+                                    "multistream-select: ls response: %s", detail);
                         return NULL;
                 }
                 if (!kp_mss_protocol_id_is_valid(line)) {

@@ -372,7 +372,31 @@ test_mss_parse_ls_bad(void)
                 g_assert_null(listed);
                 g_assert_error(error, KP_ERROR, (gint)cases[i].code);
                 g_assert_nonnull(strstr(error->message, cases[i].substring));
+                g_assert_true(
+                    g_str_has_prefix(error->message, "multistream-select: ls response: "));
         }
+}
+
+static void
+test_mss_bad_arguments(void)
+{
+        const char *two[] = { "/a", "/b", NULL };
+        const char *none[] = { NULL };
+        const char *bad_id[] = { "/a", "noslash", NULL };
+        const char *bad_char[] = { "/a\n", NULL };
+
+        g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, "*protocols[1] == NULL*");
+        g_assert_null(kp_mss_new_dialer(two, TRUE));
+        g_test_assert_expected_messages();
+        g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, "*protocols[0] != NULL*");
+        g_assert_null(kp_mss_new_dialer(none, FALSE));
+        g_test_assert_expected_messages();
+        g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, "*kp_mss_protocols_are_valid*");
+        g_assert_null(kp_mss_new_dialer(bad_id, FALSE));
+        g_test_assert_expected_messages();
+        g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, "*kp_mss_protocols_are_valid*");
+        g_assert_null(kp_mss_new_listener(bad_char));
+        g_test_assert_expected_messages();
 }
 
 static void
@@ -768,6 +792,7 @@ main(int argc, char **argv)
         g_test_add_func("/mss/ls", test_mss_ls);
         g_test_add_func("/mss/ls-empty", test_mss_ls_empty);
         g_test_add_func("/mss/parse-ls-bad", test_mss_parse_ls_bad);
+        g_test_add_func("/mss/bad-arguments", test_mss_bad_arguments);
         g_test_add_func("/mss/lazy", test_mss_lazy);
         g_test_add_func("/mss/lazy-one-buffer", test_mss_lazy_one_buffer);
         g_test_add_func("/mss/lazy-refused", test_mss_lazy_refused);
