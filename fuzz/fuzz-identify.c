@@ -2,6 +2,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "fuzz.h"
+
 #include "core/kp-identify.h"
 #include "core/kp-lp.h"
 
