@@ -176,7 +176,7 @@ on_conn_closed(KpConnection *conn, const GError *error, gpointer user_data)
 {
         KpHostConnData *d = user_data;
         KpHost *host = d->host;
-        g_autoptr(KpConnection) self = kp_connection_ref(conn);
+        g_autoptr(KpConnection) self G_GNUC_UNUSED = kp_connection_ref(conn);
 
         for (guint i = 0; i < host->listeners->len; i++) {
                 KpHostListener *l = &g_array_index(host->listeners, KpHostListener, i);

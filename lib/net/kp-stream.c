@@ -279,7 +279,7 @@ deliver(KpStream *stream, KpYamuxSession *yamux, const guint8 *data, gsize n)
 void
 kp_stream_on_readable(KpStream *stream)
 {
-        g_autoptr(KpStream) self = kp_stream_ref(stream);
+        g_autoptr(KpStream) self G_GNUC_UNUSED = kp_stream_ref(stream);
 
         while (stream_is_live(stream)) {
                 KpYamuxSession *yamux = stream->conn->yamux;
