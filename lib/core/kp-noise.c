@@ -96,6 +96,8 @@ kp_noise_cipher_init_key(KpNoiseCipher *cs, const guint8 key[KP_NOISE_KEY_BYTES]
         cs->n = 0;
 }
 
+#ifndef KP_NOISE_NULL_CIPHER
+/* ChaChaPoly's nonce: 32 zero bits, then n as 64 bits little-endian. */
 static void
 kp_noise_nonce(guint64 n, guint8 out[KP_NOISE_NONCE_BYTES])
 {
@@ -103,6 +105,7 @@ kp_noise_nonce(guint64 n, guint8 out[KP_NOISE_NONCE_BYTES])
         for (guint i = 0; i < 8; i++)
                 out[4 + i] = (guint8)(n >> (8 * i));
 }
+#endif
 
 static gboolean
 kp_noise_cipher_check_nonce(const KpNoiseCipher *cs, GError **error)
