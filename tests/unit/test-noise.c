@@ -750,6 +750,10 @@ test_noise_hostile_payloads(void)
         const char *const too_many[] = { "/a", "/b", "/c", "/d", "/e", "/f", "/g", "/h", "/i",
                                          "/j", "/k", "/l", "/m", "/n", "/o", "/p", "/q", NULL };
         const char *const with_nul[] = { "/yamux/1.0.0", NULL };
+        const char *const empty_name[] = { "/yamux/1.0.0", "", NULL };
+        g_autofree char *long_name = g_strnfill(KP_NOISE_MAX_MUXER_LEN + 1, 'y');
+        const char *const too_long[] = { long_name, NULL };
+        const char *const bad_utf8[] = { "/yamux/\xff", NULL };
         guint8 secp[33] = { 0x02, 1, 2, 3 };
         KpPublicKey secp_key = { KP_KEY_TYPE_SECP256K1, NULL };
         g_autoptr(GByteArray) garbage = hex("ffffffff0102");
@@ -771,6 +775,11 @@ test_noise_hostile_payloads(void)
                 { "too many muxers", NULL, FALSE, KP_ERROR_TOO_LARGE,
                   "17 stream_muxers exceed 16" },
                 { "muxer with NUL", NULL, FALSE, KP_ERROR_INVALID, "not a UTF-8 string" },
+                { "empty muxer", NULL, FALSE, KP_ERROR_INVALID,
+                  "stream_muxers entry of 0 bytes (allowed 1 to 256)" },
+                { "muxer too long", NULL, FALSE, KP_ERROR_TOO_LARGE,
+                  "stream_muxers entry of 257 bytes" },
+                { "muxer not UTF-8", NULL, FALSE, KP_ERROR_INVALID, "not a UTF-8 string" },
                 /* Message 2 is capped by its frame before its payload. */
                 { "payload too large", NULL, FALSE, KP_ERROR_TOO_LARGE,
                   "handshake frame of 8289 bytes exceeds 8288" },
@@ -784,11 +793,14 @@ test_noise_hostile_payloads(void)
         cases[6].payload = build_payload(id, NULL, r_pub, with_nul, 0);
         /* An embedded NUL: patch the last byte of the muxer name. */
         cases[6].payload->data[cases[6].payload->len - 1] = 0;
+        cases[7].payload = build_payload(id, NULL, r_pub, empty_name, 0);
+        cases[8].payload = build_payload(id, NULL, r_pub, too_long, 0);
+        cases[9].payload = build_payload(id, NULL, r_pub, bad_utf8, 0);
         {
                 g_autoptr(GByteArray) base = build_payload(id, NULL, r_pub, NULL, 200);
                 gsize certhash = 200 + (KP_NOISE_MAX_PAYLOAD + 1 - base->len);
-                cases[7].payload = build_payload(id, NULL, r_pub, NULL, certhash);
-                g_assert_cmpuint(cases[7].payload->len, ==, KP_NOISE_MAX_PAYLOAD + 1);
+                cases[10].payload = build_payload(id, NULL, r_pub, NULL, certhash);
+                g_assert_cmpuint(cases[10].payload->len, ==, KP_NOISE_MAX_PAYLOAD + 1);
         }
 
         for (gsize c = 0; c < G_N_ELEMENTS(cases); c++) {
