@@ -887,6 +887,31 @@ test_noise_hostile_message3(void)
         pair_clear(&p);
 }
 
+/* Message 1 may carry a payload in Noise; libp2p sends none, and one that
+ * arrives is ignored. */
+static void
+test_noise_message1_payload(void)
+{
+        g_autoptr(KpNoiseXX) xx = kp_noise_xx_new(TRUE, NULL, 0);
+        g_autoptr(GByteArray) msg = g_byte_array_new();
+        g_autoptr(GByteArray) frame = g_byte_array_new();
+        g_autoptr(GByteArray) out = g_byte_array_new();
+        g_autoptr(GError) error = NULL;
+        Pair p;
+
+        g_assert_true(kp_noise_xx_write_message(xx, (const guint8 *)"early", 5, msg, &error));
+        g_assert_cmpuint(msg->len, ==, KP_NOISE_KEY_BYTES + 5);
+        append_frame(frame, msg->data, msg->len);
+        pair_init(&p, NULL, NULL, NULL);
+        g_assert_true(kp_noise_start(p.r, &error));
+        g_assert_true(kp_noise_feed(p.r, frame->data, frame->len, NULL, &error));
+        g_assert_no_error(error);
+        /* Message 2: e, encrypted s, and an encrypted payload. */
+        g_assert_cmpuint(kp_noise_take_output(p.r, out), >, 2 + 2 * KP_NOISE_KEY_BYTES + 32);
+        g_assert_cmpint(kp_noise_get_state(p.r), ==, KP_NOISE_STATE_HANDSHAKE);
+        pair_clear(&p);
+}
+
 /* The limits themselves are accepted. */
 static void
 test_noise_payload_limits(void)
@@ -1102,6 +1127,7 @@ main(int argc, char **argv)
         g_test_add_func("/noise/low-order", test_noise_low_order);
         g_test_add_func("/noise/hostile-payloads", test_noise_hostile_payloads);
         g_test_add_func("/noise/hostile-message3", test_noise_hostile_message3);
+        g_test_add_func("/noise/message1-payload", test_noise_message1_payload);
         g_test_add_func("/noise/payload-limits", test_noise_payload_limits);
         g_test_add_func("/noise/framing-errors", test_noise_framing_errors);
         g_test_add_func("/noise/transport-errors", test_noise_transport_errors);
