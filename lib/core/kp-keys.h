@@ -53,9 +53,11 @@ typedef struct _KpKeypair KpKeypair;
 KpKeypair *kp_keypair_generate(void);
 KpKeypair *kp_keypair_new_from_seed(const guint8 seed[KP_ED25519_SEED_BYTES]);
 /* Accepts the PrivateKey protobuf js-libp2p's privateKeyToProtobuf writes
- * (Ed25519 Data = 64 bytes seed||public; a 32-byte seed is accepted too). */
+ * (Ed25519 Data = 64 bytes seed||public; a 32-byte seed and the old 96-byte
+ * seed||public||public are accepted too). A stored public half that does not
+ * match the seed is KP_ERROR_CRYPTO; other key types KP_ERROR_UNSUPPORTED. */
 KpKeypair *kp_keypair_from_private_key_protobuf(const guint8 *buf, gsize len, GError **error);
-/* The secret bytes; the GBytes wipes them when freed. */
+/* Always the 64-byte form. The secret bytes; the GBytes wipes them when freed. */
 GBytes *kp_keypair_to_private_key_protobuf(const KpKeypair *keypair);
 const KpPublicKey *kp_keypair_get_public_key(const KpKeypair *keypair);
 void kp_keypair_sign(const KpKeypair *keypair, const guint8 *msg, gsize msg_len,

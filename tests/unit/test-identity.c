@@ -311,6 +311,40 @@ test_state_dir_is_file(Fixture *f, gconstpointer data)
         assert_refused(f, KP_ERROR_IO, "cannot create state directory");
 }
 
+/* The key js-libp2p wrote for the interop fixture, as a kpingd identity. */
+static void
+test_js_fixture(Fixture *f, gconstpointer data)
+{
+        const char *root = g_getenv("KP_SOURCE_ROOT");
+        g_autofree char *key_file = NULL;
+        g_autofree char *id_file = NULL;
+        g_autofree char *contents = NULL;
+        g_autofree char *expected = NULL;
+        g_autofree char *got = NULL;
+        g_autoptr(KpKeypair) keypair = NULL;
+        g_autoptr(GError) error = NULL;
+        gsize len = 0;
+        gboolean created = TRUE;
+
+        if (root == NULL) {
+                g_test_skip("KP_SOURCE_ROOT is not set");
+                return;
+        }
+        key_file = g_build_filename(root, "tests", "interop", "fixtures", "js-ed25519.key", NULL);
+        id_file = g_build_filename(root, "tests", "interop", "fixtures", "js-ed25519.peerid", NULL);
+        g_assert_true(g_file_get_contents(key_file, &contents, &len, &error));
+        g_assert_true(g_file_get_contents(id_file, &expected, NULL, &error));
+        g_strchomp(expected);
+        g_assert_cmpint(g_mkdir(f->state_dir, 0700), ==, 0);
+        write_key_file(f, (const guint8 *)contents, len);
+
+        keypair = kp_identity_load_or_create(f->state_dir, &created, &error);
+        g_assert_no_error(error);
+        g_assert_false(created);
+        got = peer_id_string(keypair);
+        g_assert_cmpstr(got, ==, expected);
+}
+
 static void
 test_load_missing(Fixture *f, gconstpointer data)
 {
@@ -339,6 +373,7 @@ main(int argc, char **argv)
         ADD("/identity/not-regular", test_not_regular);
         ADD("/identity/symlink", test_symlink);
         ADD("/identity/state-dir-is-file", test_state_dir_is_file);
+        ADD("/identity/js-fixture", test_js_fixture);
         ADD("/identity/load-missing", test_load_missing);
 #undef ADD
         return g_test_run();
