@@ -308,12 +308,17 @@ stream_maybe_send_window_update(KpYamuxSession *self, KpYamuxStream *st)
         st->recv_unacked = 0;
 }
 
+/* A blocked stream waits for credit (a WINDOW_UPDATE wakes it) or for the
+ * output to drain (kp_yamux_session_output_consumed() wakes it). */
 static void
 stream_maybe_writable(KpYamuxSession *self, KpYamuxStream *st)
 {
-        if (!st->write_blocked || st->send_window == 0
-            || buf_len(&self->out) >= KP_YAMUX_OUTPUT_HIGH_WATER / 2)
+        if (!st->write_blocked || st->send_window == 0)
                 return;
+        if (buf_len(&self->out) >= KP_YAMUX_OUTPUT_HIGH_WATER / 2) {
+                self->any_write_blocked = TRUE;
+                return;
+        }
         st->write_blocked = FALSE;
         if (st->queued & KP_YAMUX_QUEUED_WRITABLE)
                 return;
@@ -701,13 +706,8 @@ kp_yamux_session_output_consumed(KpYamuxSession *session, gsize n)
                 return;
         session->any_write_blocked = FALSE;
         g_hash_table_iter_init(&iter, session->streams);
-        while (g_hash_table_iter_next(&iter, NULL, &value)) {
-                KpYamuxStream *st = value;
-
-                stream_maybe_writable(session, st);
-                if (st->write_blocked)
-                        session->any_write_blocked = TRUE;
-        }
+        while (g_hash_table_iter_next(&iter, NULL, &value))
+                stream_maybe_writable(session, value);
 }
 
 gboolean
@@ -893,7 +893,9 @@ kp_yamux_stream_write(KpYamuxSession *session, guint32 stream_id, const guint8 *
         st->send_window -= (guint32)n;
         if (n < len) {
                 st->write_blocked = TRUE;
-                session->any_write_blocked = TRUE;
+                /* cut short by the output queue rather than by credit */
+                if (st->send_window > 0)
+                        session->any_write_blocked = TRUE;
         }
         return (gssize)n;
 }

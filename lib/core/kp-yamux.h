@@ -30,6 +30,13 @@
  * (KP_YAMUX_EVENT_STREAM_OPENED) stays until the host calls
  * kp_yamux_stream_release(), so ids and user_data in events stay valid.
  *
+ * Strictness: PING and GO_AWAY must use stream 0, a PING carries exactly one
+ * of SYN and ACK, SYN needs a fresh id of the peer's parity, ACK only answers
+ * our SYN; flag bits beyond the four defined ones are ignored. Frames for a
+ * stream that existed but is gone (reset, released, refused) are dropped
+ * quietly since they may have been in flight; frames for an id never opened
+ * are a protocol error.
+ *
  * Errors: a peer breaking the protocol makes feed() fail; a GO_AWAY with
  * KP_YAMUX_GO_AWAY_PROTOCOL_ERROR is queued, KP_YAMUX_EVENT_SESSION_ERROR is
  * raised and the session is failed for good (later feeds repeat the error). The
