@@ -275,6 +275,24 @@ parse_peer_id_text(const char *text, GError **error)
         return g_bytes_new(buf + pos, len - pos);
 }
 
+/* Input echoed in a message: escaped, so that the message stays printable
+ * UTF-8 whatever the input was, and cut short, so that hostile input cannot
+ * flood a log line. */
+#define QUOTE_MAX 128
+
+static char *
+quote_value(const char *value)
+{
+        g_autofree char *head = NULL;
+        g_autofree char *escaped = NULL;
+
+        if (strlen(value) <= QUOTE_MAX)
+                return g_strescape(value, NULL);
+        head = g_strndup(value, QUOTE_MAX);
+        escaped = g_strescape(head, NULL);
+        return g_strconcat(escaped, "...", NULL);
+}
+
 static gboolean
 parse_port(const char *value, guint8 out[2], GError **error)
 {
@@ -283,8 +301,9 @@ parse_port(const char *value, guint8 out[2], GError **error)
 
         for (const char *p = value; *p != '\0'; p++) {
                 if (!g_ascii_isdigit(*p)) {
+                        g_autofree char *quoted = quote_value(value);
                         g_set_error(error, KP_ERROR, KP_ERROR_INVALID, "port \"%s\" is not valid",
-                                    value);
+                                    quoted);
                         return FALSE;
                 }
                 /* Keep reading after an overflow so that "99999x" is
@@ -327,8 +346,9 @@ append_text_value(GByteArray *out, const Protocol *proto, const char *value, GEr
                 if (inet_pton(proto->code == KP_MULTIADDR_PROTO_IP4 ? AF_INET : AF_INET6, value,
                               addr)
                     != 1) {
+                        g_autofree char *quoted = quote_value(value);
                         g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
-                                    "%s address \"%s\" is not valid", proto->name, value);
+                                    "%s address \"%s\" is not valid", proto->name, quoted);
                         return FALSE;
                 }
                 g_byte_array_append(out, addr, (guint)proto->size);
@@ -344,7 +364,8 @@ append_text_value(GByteArray *out, const Protocol *proto, const char *value, GEr
                 const guint8 *buf;
 
                 if (id == NULL) {
-                        g_prefix_error(error, "p2p peer id \"%s\" is not valid: ", value);
+                        g_autofree char *quoted = quote_value(value);
+                        g_prefix_error(error, "p2p peer id \"%s\" is not valid: ", quoted);
                         return FALSE;
                 }
                 buf = g_bytes_get_data(id, &len);
@@ -420,8 +441,9 @@ parse_text(const char *text, GError **error)
                 proto = protocol_by_name(p, (gsize)(name_end - p));
                 if (proto == NULL) {
                         g_autofree char *name = g_strndup(p, (gsize)(name_end - p));
+                        g_autofree char *quoted = quote_value(name);
                         g_set_error(error, KP_ERROR, KP_ERROR_UNSUPPORTED,
-                                    "unknown protocol \"%s\"", name);
+                                    "unknown protocol \"%s\"", quoted);
                         return NULL;
                 }
                 p = name_end < end ? name_end + 1 : end;
@@ -462,14 +484,7 @@ prefix_text_error(GError **error, const char *text)
 
         if (error == NULL || *error == NULL)
                 return;
-        /* Keep hostile input from flooding a log line. */
-        if (strlen(text) > 128) {
-                g_autofree char *head = g_strndup(text, 128);
-                g_autofree char *escaped = g_strescape(head, NULL);
-                shown = g_strconcat(escaped, "...", NULL);
-        } else {
-                shown = g_strescape(text, NULL);
-        }
+        shown = quote_value(text);
         g_prefix_error(error, "invalid multiaddr \"%s\": ", shown);
 }
 
@@ -513,8 +528,9 @@ kp_multiaddr_new_tcp(KpMultiaddrHostKind kind, const char *host, guint16 port, G
         g_return_val_if_fail(host != NULL, NULL);
         g_return_val_if_fail(host_proto != NULL && host_proto->size != 0, NULL);
         if (strchr(host, '/') != NULL) {
+                g_autofree char *quoted = quote_value(host);
                 g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
-                            "invalid multiaddr host \"%s\": contains '/'", host);
+                            "invalid multiaddr host \"%s\": contains '/'", quoted);
                 return NULL;
         }
         kp_varint_append(out, host_proto->code);
@@ -673,9 +689,11 @@ kp_multiaddr_get_peer_id(const KpMultiaddr *ma, KpPeerId *ret_id, GError **error
                 return FALSE;
         }
         /* Parsing bounded the value to KP_PEER_ID_MAX_BYTES. */
-        memset(ret_id, 0, sizeof *ret_id);
-        ret_id->len = (guint8)c->len;
-        memcpy(ret_id->bytes, ma->bytes + c->offset, c->len);
+        if (ret_id != NULL) {
+                memset(ret_id, 0, sizeof *ret_id);
+                ret_id->len = (guint8)c->len;
+                memcpy(ret_id->bytes, ma->bytes + c->offset, c->len);
+        }
         return TRUE;
 }
 

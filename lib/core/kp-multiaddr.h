@@ -78,7 +78,8 @@ void kp_multiaddr_get_component(const KpMultiaddr *ma, guint i, guint64 *ret_cod
 /* The name of a known protocol code ("ip4", "p2p", ...), else NULL. */
 const char *kp_multiaddr_protocol_name(guint64 code);
 
-/* The peer id of a trailing /p2p component; KP_ERROR_NOT_FOUND without one. */
+/* The peer id of a trailing /p2p component (@ret_id may be NULL to only
+ * test for one); KP_ERROR_NOT_FOUND without one. */
 gboolean kp_multiaddr_get_peer_id(const KpMultiaddr *ma, KpPeerId *ret_id, GError **error);
 /* For <ip4|ip6|dns|dns4|dns6>/<host>/tcp/<port>[/p2p/<id>]: the host (an
  * address in canonical text form or the DNS name), port and kind.

@@ -436,6 +436,17 @@ test_limits(void)
         g_assert_nonnull(strstr(error->message, "more than 16 components"));
         g_clear_error(&error);
 
+        /* A long bad value is not echoed in full. */
+        {
+                g_autofree char *junk = g_strnfill(3000, '0');
+                g_autofree char *text = g_strconcat("/p2p/Qm", junk, NULL);
+
+                g_assert_null(kp_multiaddr_new_from_string(text, &error));
+                g_assert_error(error, KP_ERROR, KP_ERROR_TOO_LARGE);
+                g_assert_cmpuint(strlen(error->message), <, 400);
+                g_clear_error(&error);
+        }
+
         /* Text length: KP_MULTIADDR_MAX_TEXT is looked at, one more is not. */
         {
                 g_autofree char *text = g_strnfill(KP_MULTIADDR_MAX_TEXT + 1, '/');
@@ -518,6 +529,9 @@ static const MalformedText malformed_text[] = {
         { "/p2p/bAFZB", KP_ERROR_INVALID, "invalid base32 character 'A'" },
         { "/p2p/11111111111111111111111111111111111111111111111", KP_ERROR_TOO_LARGE,
           "peer id of 47 bytes exceeds 44" },
+        { "/ip4/\xff", KP_ERROR_INVALID, "\"/ip4/\\377\": ip4 address \"\\377\" is not valid" },
+        { "/tcp/\xc3\xa9", KP_ERROR_INVALID, "port \"\\303\\251\" is not valid" },
+        { "/\x01", KP_ERROR_UNSUPPORTED, "unknown protocol \"\\001\"" },
         { "/ip4/1.2.3.4/tcp/1\"x", KP_ERROR_INVALID,
           "invalid multiaddr \"/ip4/1.2.3.4/tcp/1\\\"x\": port" },
 };
@@ -538,6 +552,7 @@ test_malformed_text(void)
                 if (strstr(error->message, malformed_text[i].message) == NULL)
                         g_error("\"%s\" not in \"%s\"", malformed_text[i].message, error->message);
                 g_assert_true(g_str_has_prefix(error->message, "invalid multiaddr \""));
+                g_assert_true(g_utf8_validate(error->message, -1, NULL));
         }
 }
 
