@@ -460,8 +460,8 @@ parse_text(const char *text, GError **error)
                                 value_end = end;
                         value = g_strndup(p, (gsize)(value_end - p));
                         p = value_end < end ? value_end + 1 : end;
-                        /* "/tcp/1/" with the slash stripped leaves nothing
-                         * after a separator: that is an empty name. */
+                        /* "/tcp/1//" is "/tcp/1/" once the tolerated slash
+                         * is gone: a separator, then an empty name. */
                         if (value_end < end && p == end) {
                                 g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
                                             "empty protocol name");
