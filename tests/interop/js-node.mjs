@@ -13,6 +13,9 @@
 //       C separate nodes dial ADDR at once, each pings N times; print one JSON
 //       summary { clients, pings, ok, failed, errors, elapsed_ms, rtt_ms }.
 //
+// --no-early-muxer (any mode): Noise carries no stream_muxers extension, so
+// yamux is negotiated with multistream-select after the handshake.
+//
 // Every wait is bounded (AbortSignal.timeout); any failure exits non-zero
 // with a message on stderr.
 import { noise } from '@chainsafe/libp2p-noise'
@@ -29,12 +32,12 @@ const PING_TIMEOUT_MS = 10_000
 const STOP_TIMEOUT_MS = 5_000
 
 function usage () {
-  console.error('usage: js-node.mjs serve | dial ADDR [--pings N] | swarm ADDR [--clients C] [--pings N]')
+  console.error('usage: js-node.mjs serve | dial ADDR [--pings N] | swarm ADDR [--clients C] [--pings N]; --no-early-muxer in each')
   process.exit(2)
 }
 
 function parseArgs (argv) {
-  const opts = { mode: argv[0], addr: null, pings: 10, clients: 20 }
+  const opts = { mode: argv[0], addr: null, pings: 10, clients: 20, earlyMuxer: true }
   let i = 1
   if (opts.mode === 'dial' || opts.mode === 'swarm') {
     opts.addr = argv[i++]
@@ -44,6 +47,10 @@ function parseArgs (argv) {
   }
   for (; i < argv.length; i++) {
     const flag = argv[i]
+    if (flag === '--no-early-muxer') {
+      opts.earlyMuxer = false
+      continue
+    }
     const value = Number(argv[++i])
     if (!Number.isInteger(value) || value < 0) usage()
     if (flag === '--pings') opts.pings = value
@@ -53,11 +60,24 @@ function parseArgs (argv) {
   return opts
 }
 
+// Noise that neither offers nor takes a muxer in its handshake payload, so
+// the muxer is negotiated with multistream-select after the handshake.
+function noiseWithoutEarlyMuxer () {
+  return (components) => {
+    const n = noise()(components)
+    const secureInbound = n.secureInbound.bind(n)
+    const secureOutbound = n.secureOutbound.bind(n)
+    n.secureInbound = (conn, options) => secureInbound(conn, { ...options, skipStreamMuxerNegotiation: true })
+    n.secureOutbound = (conn, options) => secureOutbound(conn, { ...options, skipStreamMuxerNegotiation: true })
+    return n
+  }
+}
+
 async function newNode () {
   return createLibp2p({
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [opts.earlyMuxer ? noise() : noiseWithoutEarlyMuxer()],
     streamMuxers: [yamux()],
     services: {
       identify: identify(),

@@ -2,7 +2,8 @@
 # test-js-transport.sh INTEROP_SOURCE_DIR (TAP): kpingd and kpingctl against
 # the pinned js-libp2p (js-node.mjs) over TCP + Noise + yamux on loopback,
 # both ways: identify, /ipfs/ping/1.0.0, peer id mismatch, 20 js clients at
-# once, and js's habit of resetting an inbound ping stream 10 s after it opened.
+# once, yamux through multistream-select instead of Noise's early muxer, and
+# js's habit of resetting an inbound ping stream 10 s after it opened.
 # KPINGD and KPINGCTL are set by meson to the built programs.
 # Skips (TAP "1..0 # SKIP") when tests/interop/node_modules is missing, unless
 # KPING_REQUIRE_INTEROP=1, which makes that a failure.
@@ -170,6 +171,24 @@ if grep -q . "$TMP/d.json" && [ "$missing" = 0 ]; then
 else
         not_ok "kpingd logged every swarm client" "$missing not logged"
 fi
+
+# --- yamux negotiated with multistream-select (no Noise early muxer) --------
+run_logged "js without early muxer negotiation dials kpingd and pings 10 times" "$TMP/g.json" \
+        "$node" "$js_node" dial "$k_addr" --pings 10 --no-early-muxer
+jcheck "js without early muxer: 10 pings to kpingd answered" "$TMP/g.json" \
+        "d.peer === '$k_id' && d.rtts_ms.length === 10"
+"$node" "$js_node" serve --no-early-muxer >"$TMP/js-mss.addr" 2>"$TMP/js-mss.log" &
+js_mss_pid=$!
+if js_mss_addr=$(wait_line "$TMP/js-mss.addr" "$js_mss_pid"); then
+        run_logged "kpingctl pings js without early muxer negotiation" "$TMP/g2.json" \
+                "$KPINGCTL" ping --libp2p -c 10 -i 0 --json "$js_mss_addr"
+        jcheck "kpingctl -> js without early muxer: 10 received" "$TMP/g2.json" \
+                "d.type === 'summary' && d.received === 10"
+else
+        not_ok "js-node.mjs serve --no-early-muxer printed its address" "$(cat "$TMP/js-mss.log")"
+fi
+kill "$js_mss_pid" 2>/dev/null
+wait "$js_mss_pid" 2>/dev/null
 
 # --- (e) js resets an inbound ping stream 10 s after it opened ---------------
 # kpingctl keeps one ping stream; js aborts it at 10 s ("Ping timed out"), and
