@@ -12,6 +12,11 @@
 //   js-node.mjs swarm ADDR [--clients C] [--pings N]
 //       C separate nodes dial ADDR at once, each pings N times; print one JSON
 //       summary { clients, pings, ok, failed, errors, elapsed_ms, rtt_ms }.
+//   js-node.mjs bulk ADDR [--streams S] [--bytes B]
+//       open S /ipfs/ping/1.0.0 streams at once on one connection, send B
+//       random bytes on each and check that exactly they come back (yamux
+//       flow control past the 256 KiB window, both ways); print JSON
+//       { streams, bytes, elapsed_ms }.
 //
 // --no-early-muxer (any mode): Noise carries no stream_muxers extension, so
 // yamux is negotiated with multistream-select after the handshake.
@@ -25,21 +30,26 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { CODE_P2P, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
 
 const DIAL_TIMEOUT_MS = 10_000
 const IDENTIFY_TIMEOUT_MS = 10_000
 const PING_TIMEOUT_MS = 10_000
 const STOP_TIMEOUT_MS = 5_000
+const BULK_TIMEOUT_MS = 30_000
+const BULK_CHUNK = 16384
 
 function usage () {
-  console.error('usage: js-node.mjs serve | dial ADDR [--pings N] | swarm ADDR [--clients C] [--pings N]; --no-early-muxer in each')
+  console.error('usage: js-node.mjs serve | dial ADDR [--pings N] | swarm ADDR [--clients C] [--pings N] |')
+  console.error('       bulk ADDR [--streams S] [--bytes B]; --no-early-muxer in each')
   process.exit(2)
 }
 
 function parseArgs (argv) {
-  const opts = { mode: argv[0], addr: null, pings: 10, clients: 20, earlyMuxer: true }
+  const opts = { mode: argv[0], addr: null, pings: 10, clients: 20, streams: 4, bytes: 1048576, earlyMuxer: true }
   let i = 1
-  if (opts.mode === 'dial' || opts.mode === 'swarm') {
+  if (opts.mode === 'dial' || opts.mode === 'swarm' || opts.mode === 'bulk') {
     opts.addr = argv[i++]
     if (opts.addr == null) usage()
   } else if (opts.mode !== 'serve') {
@@ -55,6 +65,8 @@ function parseArgs (argv) {
     if (!Number.isInteger(value) || value < 0) usage()
     if (flag === '--pings') opts.pings = value
     else if (flag === '--clients' && opts.mode === 'swarm') opts.clients = value
+    else if (flag === '--streams' && opts.mode === 'bulk') opts.streams = value
+    else if (flag === '--bytes' && opts.mode === 'bulk') opts.bytes = value
     else usage()
   }
   return opts
@@ -74,6 +86,10 @@ function noiseWithoutEarlyMuxer () {
 }
 
 async function newNode () {
+  // bulk opens several ping streams on one connection: lift ping's limit of
+  // one outbound stream per connection (its default) for that mode only.
+  const pingInit = { timeout: PING_TIMEOUT_MS }
+  if (opts.mode === 'bulk') pingInit.maxOutboundStreams = opts.streams + 1
   return createLibp2p({
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
@@ -81,7 +97,7 @@ async function newNode () {
     streamMuxers: [yamux()],
     services: {
       identify: identify(),
-      ping: ping({ timeout: PING_TIMEOUT_MS })
+      ping: ping(pingInit)
     }
   })
 }
@@ -198,10 +214,53 @@ async function swarm (opts) {
   if (summary.failed !== 0) process.exitCode = 1
 }
 
+// One echo stream: send `size` random bytes, expect exactly them back.
+async function echoStream (conn, k, size, signal) {
+  const stream = await conn.newStream('/ipfs/ping/1.0.0', { signal })
+  const data = randomBytes(size)
+  const got = Buffer.alloc(size)
+  let have = 0
+  const reader = (async () => {
+    for await (const chunk of stream) {
+      const buf = chunk.subarray()
+      if (have + buf.byteLength > size) throw new Error(`stream ${k}: more than ${size} bytes came back`)
+      got.set(buf, have)
+      have += buf.byteLength
+      if (have === size) return
+    }
+    throw new Error(`stream ${k}: ended after ${have}/${size} bytes`)
+  })()
+  reader.catch(() => {})
+  for (let off = 0; off < size; off += BULK_CHUNK) {
+    if (!stream.send(data.subarray(off, Math.min(size, off + BULK_CHUNK)))) {
+      await once(stream, 'drain', { signal })
+    }
+  }
+  await Promise.race([reader, new Promise((resolve, reject) => {
+    signal.addEventListener('abort', () => reject(new Error(`stream ${k}: timed out after ${have}/${size} bytes`)))
+  })])
+  if (!got.equals(data)) throw new Error(`stream ${k}: the echo differs from what was sent`)
+  await stream.close({ signal })
+}
+
+async function bulk (opts) {
+  const node = await newNode()
+  try {
+    const conn = await node.dial(multiaddr(opts.addr), { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+    const signal = AbortSignal.timeout(BULK_TIMEOUT_MS)
+    const start = Date.now()
+    await Promise.all(Array.from({ length: opts.streams }, (_, k) => echoStream(conn, k, opts.bytes, signal)))
+    console.log(JSON.stringify({ streams: opts.streams, bytes: opts.bytes, elapsed_ms: Date.now() - start }))
+  } finally {
+    await stopNode(node)
+  }
+}
+
 const opts = parseArgs(process.argv.slice(2))
 try {
   if (opts.mode === 'serve') await serve()
   else if (opts.mode === 'dial') await dial(opts)
+  else if (opts.mode === 'bulk') await bulk(opts)
   else await swarm(opts)
 } catch (err) {
   console.error(`js-node ${opts.mode}: ${err.message ?? err}`)

@@ -2,8 +2,9 @@
 # test-js-transport.sh INTEROP_SOURCE_DIR (TAP): kpingd and kpingctl against
 # the pinned js-libp2p (js-node.mjs) over TCP + Noise + yamux on loopback,
 # both ways: identify, /ipfs/ping/1.0.0, peer id mismatch, 20 js clients at
-# once, yamux through multistream-select instead of Noise's early muxer, and
-# js's habit of resetting an inbound ping stream 10 s after it opened.
+# once, yamux through multistream-select instead of Noise's early muxer, bulk
+# echo past the yamux window, and js's habit of resetting an inbound ping
+# stream 10 s after it opened.
 # KPINGD and KPINGCTL are set by meson to the built programs.
 # Skips (TAP "1..0 # SKIP") when tests/interop/node_modules is missing, unless
 # KPING_REQUIRE_INTEROP=1, which makes that a failure.
@@ -190,6 +191,11 @@ fi
 kill "$js_mss_pid" 2>/dev/null
 wait "$js_mss_pid" 2>/dev/null
 
+# --- yamux flow control with js: more than the 256 KiB window, both ways ----
+run_logged "js echoes 4 x 1 MiB through kpingd's ping handler on one connection" "$TMP/bulk.json" \
+        "$node" "$js_node" bulk "$k_addr" --streams 4 --bytes 1048576
+jcheck "bulk: every byte came back" "$TMP/bulk.json" "d.streams === 4 && d.bytes === 1048576"
+
 # --- (e) js resets an inbound ping stream 10 s after it opened ---------------
 # kpingctl keeps one ping stream; js aborts it at 10 s ("Ping timed out"), and
 # kpingctl must carry on with a fresh stream. The interval keeps pings clear of
@@ -224,5 +230,23 @@ if kill -0 "$kpingd_pid" 2>/dev/null &&
 else
         not_ok "kpingd still serves after all of it" "$(cat "$TMP/last")" "$(tail -n 5 "$TMP/kpingd.log")"
 fi
-kill "$js_pid" "$kpingd_pid" 2>/dev/null
-wait "$js_pid" "$kpingd_pid" 2>/dev/null
+kill "$js_pid" 2>/dev/null
+wait "$js_pid" 2>/dev/null
+
+# SIGTERM: kpingd exits 0, and (in a sanitizer build) with nothing to report.
+kill -TERM "$kpingd_pid" 2>/dev/null
+status=timeout
+for i in $(seq 100); do
+        if ! kill -0 "$kpingd_pid" 2>/dev/null; then
+                wait "$kpingd_pid"
+                status=$?
+                break
+        fi
+        sleep 0.1
+done
+if [ "$status" = 0 ] && ! grep -qE 'Sanitizer|runtime error:' "$TMP/kpingd.log"; then
+        ok "kpingd exits 0 on SIGTERM, no sanitizer report"
+else
+        not_ok "kpingd exits 0 on SIGTERM, no sanitizer report" "exit $status" \
+                "$(grep -E -A 15 'Sanitizer|runtime error:' "$TMP/kpingd.log" | head -n 40)"
+fi
