@@ -39,6 +39,7 @@ typedef struct {
         guint64 seq;
         gint64 sent_us;
         guint timeout_id;
+        gboolean resent;
         struct _KpPingSession *session;
 } KpPingRecord;
 
@@ -60,6 +61,8 @@ typedef struct _KpPingSession {
         gint64 started_us;
         guint interval_id;
         guint deadline_id;
+        guint resend_id;
+        GArray *resend; /* guint64 seqs lost to a stream reset, sent again once */
         gboolean done;
         GError *fatal;
 } KpPingSession;
@@ -364,6 +367,24 @@ on_pong(KpPingSession *s, guint64 seq, gint64 rtt_us, gboolean has_total, guint6
                 send_pings(s);
 }
 
+static void send_on_backend(KpPingSession *s, KpPingRecord *r);
+
+static gboolean
+on_resend(gpointer user_data)
+{
+        KpPingSession *s = user_data;
+        g_autoptr(GArray) seqs = g_steal_pointer(&s->resend);
+
+        s->resend_id = 0;
+        for (guint i = 0; seqs != NULL && i < seqs->len && !s->done; i++) {
+                KpPingRecord *r
+                    = g_hash_table_lookup(s->in_flight, &g_array_index(seqs, guint64, i));
+                if (r != NULL)
+                        send_on_backend(s, r);
+        }
+        return G_SOURCE_REMOVE;
+}
+
 static void
 on_libp2p_pong(KpPingClient *client, guint64 seq, gint64 rtt_us, const GError *error,
                gpointer user_data)
@@ -378,6 +399,18 @@ on_libp2p_pong(KpPingClient *client, guint64 seq, gint64 rtt_us, const GError *e
         r = g_hash_table_lookup(s->in_flight, &seq);
         if (r == NULL)
                 return;
+        /* A peer may reset its ping stream at any time (js-libp2p does 10 s
+         * after it opened): a ping caught by that goes again, once, on a new
+         * stream, from the main loop since @client is still running. */
+        if (!r->resent && error->code == KP_ERROR_CLOSED && kp_connection_is_open(s->conn)) {
+                r->resent = TRUE;
+                if (s->resend == NULL)
+                        s->resend = g_array_new(FALSE, FALSE, sizeof(guint64));
+                g_array_append_val(s->resend, seq);
+                if (s->resend_id == 0)
+                        s->resend_id = g_idle_add(on_resend, s);
+                return;
+        }
         g_hash_table_remove(s->in_flight, &seq);
         s->lost++;
         report_timeout(s, seq, error->message);
@@ -397,24 +430,31 @@ ensure_backend(KpPingSession *s, GError **error)
 }
 
 static void
-send_one(KpPingSession *s)
+send_on_backend(KpPingSession *s, KpPingRecord *r)
 {
         g_autoptr(GError) error = NULL;
-        KpPingRecord *r = g_new0(KpPingRecord, 1);
 
-        r->session = s;
-        r->seq = ++s->next_seq;
-        r->sent_us = g_get_monotonic_time();
-        s->transmitted++;
-        g_hash_table_insert(s->in_flight, &r->seq, r);
-        r->timeout_id = g_timeout_add((guint)(s->o->timeout * 1000), on_ping_timeout, r);
-        report_sent(s, r->seq);
         if (!ensure_backend(s, &error)) {
                 s->fatal = g_steal_pointer(&error);
                 session_finish(s);
                 return;
         }
+        r->sent_us = g_get_monotonic_time();
         kp_ping_client_send(s->libp2p, r->seq);
+}
+
+static void
+send_one(KpPingSession *s)
+{
+        KpPingRecord *r = g_new0(KpPingRecord, 1);
+
+        r->session = s;
+        r->seq = ++s->next_seq;
+        s->transmitted++;
+        g_hash_table_insert(s->in_flight, &r->seq, r);
+        r->timeout_id = g_timeout_add((guint)(s->o->timeout * 1000), on_ping_timeout, r);
+        report_sent(s, r->seq);
+        send_on_backend(s, r);
 }
 
 /* With -i 0, keeps PRELOAD pings in flight; with an interval, sends the
@@ -526,6 +566,8 @@ out:
         g_source_remove(sigterm_id);
         g_clear_handle_id(&s->interval_id, g_source_remove);
         g_clear_handle_id(&s->deadline_id, g_source_remove);
+        g_clear_handle_id(&s->resend_id, g_source_remove);
+        g_clear_pointer(&s->resend, g_array_unref);
         g_clear_pointer(&s->libp2p, kp_ping_client_free);
         g_hash_table_remove_all(s->in_flight);
         g_clear_pointer(&s->conn, kp_connection_unref);
