@@ -225,14 +225,16 @@ fail_fd:
 static gboolean
 write_total(KpingdCounterStore *store, guint64 total, GError **error)
 {
-        g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&store->write_lock);
+        gboolean ok = TRUE;
 
-        if (total <= store->on_disk)
-                return TRUE;
-        if (!write_file_locked(store, total, error))
-                return FALSE;
-        store->on_disk = total;
-        return TRUE;
+        g_mutex_lock(&store->write_lock);
+        if (total > store->on_disk) {
+                ok = write_file_locked(store, total, error);
+                if (ok)
+                        store->on_disk = total;
+        }
+        g_mutex_unlock(&store->write_lock);
+        return ok;
 }
 
 static void
@@ -368,9 +370,12 @@ kpingd_counter_store_open(const char *state_dir, KpingdDurability durability, GE
                         g_set_error(error, KP_ERROR, KP_ERROR_IO, "%s", local->message);
                         return NULL;
                 }
-                g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&store->write_lock);
+                gboolean ok;
 
-                if (!write_file_locked(store, 0, error))
+                g_mutex_lock(&store->write_lock);
+                ok = write_file_locked(store, 0, error);
+                g_mutex_unlock(&store->write_lock);
+                if (!ok)
                         return NULL;
         } else if (!kpingd_counter_store_parse(contents, len, &total, &local)) {
                 g_set_error(error, KP_ERROR, local->code,

@@ -880,6 +880,7 @@ test_response_malformed(void)
                 g_autofree guint8 *big = g_malloc0(KP_KAMEO_MAX_RESPONSE + 1);
                 g_autoptr(KpKameoResponse) resp
                     = kp_kameo_response_decode(big, KP_KAMEO_MAX_RESPONSE + 1, &error);
+                g_assert_null(resp);
                 kp_test_assert_error(error, KP_ERROR_TOO_LARGE, "exceeds limit 10485760");
         }
 }
