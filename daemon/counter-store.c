@@ -260,7 +260,6 @@ write_done(GObject *source, GAsyncResult *result, gpointer user_data)
         g_autoptr(GPtrArray) waiters = NULL;
         guint64 total = *(guint64 *)g_task_get_task_data(G_TASK(result));
 
-        store->writing = FALSE;
         waiters = g_steal_pointer(&store->in_flight);
         store->in_flight = g_ptr_array_new();
         if (g_task_propagate_boolean(G_TASK(result), &error)) {
@@ -277,6 +276,8 @@ write_done(GObject *source, GAsyncResult *result, gpointer user_data)
                         g_task_return_error(w, g_error_copy(error));
                 g_object_unref(w);
         }
+        /* only now: callbacks that count again above just queued */
+        store->writing = FALSE;
         if (store->durability == KPINGD_DURABILITY_STRICT) {
                 if (store->pending->len > 0)
                         start_write(store);
@@ -292,6 +293,7 @@ start_write(KpingdCounterStore *store)
         guint64 *total = g_new(guint64, 1);
         GPtrArray *tmp;
 
+        g_assert(!store->writing);
         *total = store->total;
         g_task_set_task_data(task, total, g_free);
         g_task_set_source_tag(task, start_write);

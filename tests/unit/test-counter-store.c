@@ -370,6 +370,56 @@ strict_done(GObject *source, GAsyncResult *res, gpointer user_data)
                 g_main_loop_quit(ctx->loop);
 }
 
+typedef struct {
+        GMainLoop *loop;
+        guint issued;
+        guint done;
+        guint64 seen; /* bit i: total i+1 came back */
+} ChainCtx;
+
+#define CHAIN_N 40
+
+/* Counts again from inside the callback, as a ping loop does, two at a
+ * time so that one write starts and one waits while callbacks still run. */
+static void
+chain_done(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+        ChainCtx *ctx = user_data;
+        g_autoptr(GError) error = NULL;
+        guint64 total = 0;
+
+        g_assert_true(kpingd_counter_store_increment_finish(KPINGD_COUNTER_STORE(source), res,
+                                                            &total, &error));
+        g_assert_no_error(error);
+        g_assert_cmpuint(total, >=, 1);
+        g_assert_cmpuint(total, <=, CHAIN_N);
+        g_assert_false(ctx->seen & (G_GUINT64_CONSTANT(1) << (total - 1)));
+        ctx->seen |= G_GUINT64_CONSTANT(1) << (total - 1);
+        for (guint i = 0; i < 2 && ctx->issued < CHAIN_N; i++, ctx->issued++)
+                kpingd_counter_store_increment_async(KPINGD_COUNTER_STORE(source), chain_done, ctx);
+        if (++ctx->done == CHAIN_N)
+                g_main_loop_quit(ctx->loop);
+}
+
+static void
+test_strict_reentrant(void)
+{
+        g_autofree char *dir = make_dir();
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
+        g_autoptr(KpingdCounterStore) store
+            = kpingd_counter_store_open(dir, KPINGD_DURABILITY_STRICT, &error);
+        ChainCtx ctx = { loop, 1, 0, 0 };
+
+        g_assert_no_error(error);
+        kpingd_counter_store_increment_async(store, chain_done, &ctx);
+        g_main_loop_run(loop);
+        g_assert_cmpuint(ctx.seen, ==, (G_GUINT64_CONSTANT(1) << CHAIN_N) - 1);
+        g_assert_cmpuint(read_total(dir), ==, CHAIN_N);
+        g_assert_true(kpingd_counter_store_close(store, &error));
+        remove_dir(dir);
+}
+
 static gint
 cmp_u64(gconstpointer a, gconstpointer b)
 {
@@ -536,6 +586,7 @@ main(int argc, char **argv)
         g_test_add_func("/counter-store/unreadable", test_unreadable);
         g_test_add_func("/counter-store/batched-timing", test_batched_timing);
         g_test_add_func("/counter-store/strict-group-commit", test_strict_group_commit);
+        g_test_add_func("/counter-store/strict-reentrant", test_strict_reentrant);
         g_test_add_func("/counter-store/strict-errors", test_strict_errors);
         g_test_add_func("/counter-store/crash-safety", test_crash_safety);
         return g_test_run();
