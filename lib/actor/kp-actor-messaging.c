@@ -13,9 +13,9 @@ typedef struct {
 
 struct _KpActorServer {
         KpHost *host;
-        GHashTable *handlers;    /* "actor\nmessage" -> KpActorHandler */
-        GHashTable *actors;      /* guint64* seq -> char* actor_remote_id */
-        GHashTable *per_conn;    /* KpConnection* -> GUINT count of open requests */
+        GHashTable *handlers; /* "actor\nmessage" -> KpActorHandler */
+        GHashTable *actors;   /* guint64* seq -> char* actor_remote_id */
+        GHashTable *per_conn; /* KpConnection* -> GUINT count of open requests */
         guint64 next_seq;
         guint64 n_answered;
         guint64 n_failed;
@@ -33,61 +33,60 @@ struct _KpActorRequest {
         gboolean answered;
 };
 
-static void
-log_request_failure (const KpPeerId *peer, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+static void log_request_failure(const KpPeerId *peer, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 static void
-log_request_failure (const KpPeerId *peer, const char *fmt, ...)
+log_request_failure(const KpPeerId *peer, const char *fmt, ...)
 {
-        g_autofree char *id = kp_peer_id_to_string (peer);
+        g_autofree char *id = kp_peer_id_to_string(peer);
         g_autofree char *text = NULL;
         va_list args;
 
-        va_start (args, fmt);
-        text = g_strdup_vprintf (fmt, args);
-        va_end (args);
-        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "KPING_REMOTE_PEER_ID", id, "MESSAGE",
-                          "kameo request from %s: %s", id, text);
+        va_start(args, fmt);
+        text = g_strdup_vprintf(fmt, args);
+        va_end(args);
+        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "KPING_REMOTE_PEER_ID", id, "MESSAGE",
+                         "kameo request from %s: %s", id, text);
 }
 
 static KpActorRequest *
-request_ref (KpActorRequest *r)
+request_ref(KpActorRequest *r)
 {
         r->ref_count++;
         return r;
 }
 
 static void
-request_unref (KpActorRequest *r)
+request_unref(KpActorRequest *r)
 {
         if (--r->ref_count > 0)
                 return;
-        g_clear_handle_id (&r->read_timeout_id, g_source_remove);
-        g_clear_pointer (&r->body, g_byte_array_unref);
-        g_clear_pointer (&r->stream, kp_stream_unref);
-        g_free (r);
+        g_clear_handle_id(&r->read_timeout_id, g_source_remove);
+        g_clear_pointer(&r->body, g_byte_array_unref);
+        g_clear_pointer(&r->stream, kp_stream_unref);
+        g_free(r);
 }
 
 static void
-per_conn_release (KpActorRequest *r)
+per_conn_release(KpActorRequest *r)
 {
         guint n;
 
         if (r->server == NULL || r->conn == NULL)
                 return;
-        n = GPOINTER_TO_UINT (g_hash_table_lookup (r->server->per_conn, r->conn));
+        n = GPOINTER_TO_UINT(g_hash_table_lookup(r->server->per_conn, r->conn));
         if (n <= 1)
-                g_hash_table_remove (r->server->per_conn, r->conn);
+                g_hash_table_remove(r->server->per_conn, r->conn);
         else
-                g_hash_table_insert (r->server->per_conn, r->conn, GUINT_TO_POINTER (n - 1));
+                g_hash_table_insert(r->server->per_conn, r->conn, GUINT_TO_POINTER(n - 1));
         r->conn = NULL;
 }
 
 static void
-send_response (KpActorRequest *r, KpKameoResponse *resp)
+send_response(KpActorRequest *r, KpKameoResponse *resp)
 {
-        g_autoptr (GBytes) wire = NULL;
-        g_autoptr (GError) error = NULL;
+        g_autoptr(GBytes) wire = NULL;
+        g_autoptr(GError) error = NULL;
         gsize len;
         const guint8 *data;
 
@@ -96,58 +95,57 @@ send_response (KpActorRequest *r, KpKameoResponse *resp)
         r->answered = TRUE;
         if (r->stream == NULL)
                 return; /* the requester gave up */
-        wire = kp_kameo_response_encode (resp, &error);
+        wire = kp_kameo_response_encode(resp, &error);
         if (wire == NULL) {
-                log_request_failure (&r->peer, "cannot encode the response: %s", error->message);
-                kp_stream_reset (r->stream);
+                log_request_failure(&r->peer, "cannot encode the response: %s", error->message);
+                kp_stream_reset(r->stream);
                 return;
         }
-        data = g_bytes_get_data (wire, &len);
-        kp_stream_write (r->stream, data, len);
-        kp_stream_close_write (r->stream);
+        data = g_bytes_get_data(wire, &len);
+        kp_stream_write(r->stream, data, len);
+        kp_stream_close_write(r->stream);
 }
 
 void
-kp_actor_request_reply (KpActorRequest *r, GBytes *reply)
+kp_actor_request_reply(KpActorRequest *r, GBytes *reply)
 {
-        g_autoptr (KpKameoResponse) resp = NULL;
+        g_autoptr(KpKameoResponse) resp = NULL;
 
         if (r->kind == KP_KAMEO_REQUEST_TELL) {
-                resp = kp_kameo_response_new_ask_ok (NULL);
+                resp = kp_kameo_response_new_ask_ok(NULL);
                 resp->kind = KP_KAMEO_RESPONSE_TELL;
         } else {
-                resp = kp_kameo_response_new_ask_ok (reply);
+                resp = kp_kameo_response_new_ask_ok(reply);
         }
         if (r->server != NULL && !r->answered)
                 r->server->n_answered++;
-        send_response (r, resp);
-        request_unref (r);
+        send_response(r, resp);
+        request_unref(r);
 }
 
 void
-kp_actor_request_fail (KpActorRequest *r, KpKameoSendError err, const char *text)
+kp_actor_request_fail(KpActorRequest *r, KpKameoSendError err, const char *text)
 {
-        g_autoptr (KpKameoResponse) resp = kp_kameo_response_new_error (
-                r->kind == KP_KAMEO_REQUEST_TELL ? KP_KAMEO_RESPONSE_TELL : KP_KAMEO_RESPONSE_ASK,
-                err);
+        g_autoptr(KpKameoResponse) resp = kp_kameo_response_new_error(
+            r->kind == KP_KAMEO_REQUEST_TELL ? KP_KAMEO_RESPONSE_TELL : KP_KAMEO_RESPONSE_ASK, err);
 
-        resp->text = g_strdup (text);
+        resp->text = g_strdup(text);
         if (r->server != NULL && !r->answered)
                 r->server->n_failed++;
-        log_request_failure (&r->peer, "answered %s%s%s", kp_kameo_send_error_to_string (err),
-                             text != NULL ? ": " : "", text != NULL ? text : "");
-        send_response (r, resp);
-        request_unref (r);
+        log_request_failure(&r->peer, "answered %s%s%s", kp_kameo_send_error_to_string(err),
+                            text != NULL ? ": " : "", text != NULL ? text : "");
+        send_response(r, resp);
+        request_unref(r);
 }
 
 const KpPeerId *
-kp_actor_request_get_peer (KpActorRequest *r)
+kp_actor_request_get_peer(KpActorRequest *r)
 {
         return &r->peer;
 }
 
 KpKameoRequestKind
-kp_actor_request_get_kind (KpActorRequest *r)
+kp_actor_request_get_kind(KpActorRequest *r)
 {
         return r->kind;
 }
@@ -155,115 +153,114 @@ kp_actor_request_get_kind (KpActorRequest *r)
 /* Dispatch in kameo 0.19's order: (actor type, message) pair, then the
  * running actor, then its type; the payload is the handler's to decode. */
 static void
-dispatch (KpActorRequest *r, KpKameoRequest *req)
+dispatch(KpActorRequest *r, KpKameoRequest *req)
 {
         KpActorServer *s = r->server;
-        g_autofree char *key = g_strdup_printf ("%s\n%s", req->actor_remote_id,
-                                                req->message_remote_id);
-        KpActorHandler *h = g_hash_table_lookup (s->handlers, key);
+        g_autofree char *key
+            = g_strdup_printf("%s\n%s", req->actor_remote_id, req->message_remote_id);
+        KpActorHandler *h = g_hash_table_lookup(s->handlers, key);
         const char *running_type;
         gsize len;
         const guint8 *payload;
 
         r->kind = req->kind;
         if (h == NULL) {
-                g_autoptr (KpKameoResponse) resp = kp_kameo_response_new_error (
-                        req->kind == KP_KAMEO_REQUEST_TELL ? KP_KAMEO_RESPONSE_TELL
-                                                           : KP_KAMEO_RESPONSE_ASK,
-                        KP_KAMEO_SEND_ERROR_UNKNOWN_MESSAGE);
-                resp->actor_remote_id = g_strdup (req->actor_remote_id);
-                resp->message_remote_id = g_strdup (req->message_remote_id);
+                g_autoptr(KpKameoResponse) resp = kp_kameo_response_new_error(
+                    req->kind == KP_KAMEO_REQUEST_TELL ? KP_KAMEO_RESPONSE_TELL
+                                                       : KP_KAMEO_RESPONSE_ASK,
+                    KP_KAMEO_SEND_ERROR_UNKNOWN_MESSAGE);
+                resp->actor_remote_id = g_strdup(req->actor_remote_id);
+                resp->message_remote_id = g_strdup(req->message_remote_id);
                 s->n_failed++;
-                log_request_failure (&r->peer, "answered UnknownMessage for %s / %s",
-                                     req->actor_remote_id, req->message_remote_id);
-                send_response (r, resp);
+                log_request_failure(&r->peer, "answered UnknownMessage for %s / %s",
+                                    req->actor_remote_id, req->message_remote_id);
+                send_response(r, resp);
                 return;
         }
-        running_type = g_hash_table_lookup (s->actors, &req->actor_seq);
-        if (running_type == NULL ||
-            (!req->actor_is_local &&
-             !kp_peer_id_equal (&req->actor_peer, kp_host_get_peer_id (s->host)))) {
-                kp_actor_request_fail (request_ref (r), KP_KAMEO_SEND_ERROR_ACTOR_NOT_RUNNING,
-                                       NULL);
+        running_type = g_hash_table_lookup(s->actors, &req->actor_seq);
+        if (running_type == NULL
+            || (!req->actor_is_local
+                && !kp_peer_id_equal(&req->actor_peer, kp_host_get_peer_id(s->host)))) {
+                kp_actor_request_fail(request_ref(r), KP_KAMEO_SEND_ERROR_ACTOR_NOT_RUNNING, NULL);
                 return;
         }
-        if (!g_str_equal (running_type, req->actor_remote_id)) {
-                kp_actor_request_fail (request_ref (r), KP_KAMEO_SEND_ERROR_BAD_ACTOR_TYPE, NULL);
+        if (!g_str_equal(running_type, req->actor_remote_id)) {
+                kp_actor_request_fail(request_ref(r), KP_KAMEO_SEND_ERROR_BAD_ACTOR_TYPE, NULL);
                 return;
         }
-        payload = g_bytes_get_data (req->payload, &len);
-        h->func (request_ref (r), req->actor_seq, payload, len, h->user_data);
+        payload = g_bytes_get_data(req->payload, &len);
+        h->func(request_ref(r), req->actor_seq, payload, len, h->user_data);
 }
 
 static void
-on_request_data (KpStream *stream, const guint8 *data, gsize len, gpointer user_data)
+on_request_data(KpStream *stream, const guint8 *data, gsize len, gpointer user_data)
 {
         KpActorRequest *r = user_data;
 
         if (r->body->len + len > KP_KAMEO_MAX_REQUEST) {
-                log_request_failure (&r->peer, "request over %d bytes: stream reset",
-                                     KP_KAMEO_MAX_REQUEST);
-                kp_stream_reset (stream);
+                log_request_failure(&r->peer, "request over %d bytes: stream reset",
+                                    KP_KAMEO_MAX_REQUEST);
+                kp_stream_reset(stream);
                 return;
         }
-        g_byte_array_append (r->body, data, (guint) len);
+        g_byte_array_append(r->body, data, (guint)len);
 }
 
 static void
-on_request_eof (KpStream *stream, gpointer user_data)
+on_request_eof(KpStream *stream, gpointer user_data)
 {
         KpActorRequest *r = user_data;
-        g_autoptr (KpKameoRequest) req = NULL;
-        g_autoptr (GError) error = NULL;
+        g_autoptr(KpKameoRequest) req = NULL;
+        g_autoptr(GError) error = NULL;
 
-        g_clear_handle_id (&r->read_timeout_id, g_source_remove);
+        g_clear_handle_id(&r->read_timeout_id, g_source_remove);
         if (r->server == NULL) {
-                kp_stream_reset (stream);
+                kp_stream_reset(stream);
                 return;
         }
-        req = kp_kameo_request_decode (r->body->data, r->body->len, &error);
-        g_clear_pointer (&r->body, g_byte_array_unref);
-        r->body = g_byte_array_new ();
+        req = kp_kameo_request_decode(r->body->data, r->body->len, &error);
+        g_clear_pointer(&r->body, g_byte_array_unref);
+        r->body = g_byte_array_new();
         if (req == NULL) {
                 /* kameo sends nothing back for a request it cannot decode: the
                  * requester sees a clean end of stream. */
                 r->server->n_failed++;
                 r->answered = TRUE;
-                log_request_failure (&r->peer, "does not decode (%s): closed without answer",
-                                     error->message);
-                kp_stream_close_write (stream);
+                log_request_failure(&r->peer, "does not decode (%s): closed without answer",
+                                    error->message);
+                kp_stream_close_write(stream);
                 return;
         }
-        dispatch (r, req);
+        dispatch(r, req);
 }
 
 static void
-on_request_closed (KpStream *stream, const GError *error, gpointer user_data)
+on_request_closed(KpStream *stream, const GError *error, gpointer user_data)
 {
         KpActorRequest *r = user_data;
 
         if (error != NULL && !r->answered)
-                log_request_failure (&r->peer, "stream failed: %s", error->message);
-        per_conn_release (r);
-        g_clear_pointer (&r->stream, kp_stream_unref);
-        request_unref (r);
+                log_request_failure(&r->peer, "stream failed: %s", error->message);
+        per_conn_release(r);
+        g_clear_pointer(&r->stream, kp_stream_unref);
+        request_unref(r);
 }
 
 static gboolean
-on_request_read_timeout (gpointer user_data)
+on_request_read_timeout(gpointer user_data)
 {
         KpActorRequest *r = user_data;
 
         r->read_timeout_id = 0;
-        log_request_failure (&r->peer, "write side not closed within %d ms: stream reset",
-                             KP_ACTOR_REQUEST_READ_TIMEOUT_MS);
+        log_request_failure(&r->peer, "write side not closed within %d ms: stream reset",
+                            KP_ACTOR_REQUEST_READ_TIMEOUT_MS);
         if (r->stream != NULL)
-                kp_stream_reset (r->stream);
+                kp_stream_reset(r->stream);
         return G_SOURCE_REMOVE;
 }
 
 static void
-on_messaging_stream (KpStream *stream, gpointer user_data)
+on_messaging_stream(KpStream *stream, gpointer user_data)
 {
         static const KpStreamCallbacks callbacks = {
                 .data = on_request_data,
@@ -271,93 +268,93 @@ on_messaging_stream (KpStream *stream, gpointer user_data)
                 .closed = on_request_closed,
         };
         KpActorServer *s = user_data;
-        KpConnection *conn = kp_stream_get_connection (stream);
-        guint n = GPOINTER_TO_UINT (g_hash_table_lookup (s->per_conn, conn));
+        KpConnection *conn = kp_stream_get_connection(stream);
+        guint n = GPOINTER_TO_UINT(g_hash_table_lookup(s->per_conn, conn));
         KpActorRequest *r;
 
         if (n >= KP_ACTOR_MAX_CONCURRENT_PER_CONNECTION) {
-                log_request_failure (kp_connection_get_remote_peer_id (conn),
-                                     "more than %d requests at once: stream reset",
-                                     KP_ACTOR_MAX_CONCURRENT_PER_CONNECTION);
+                log_request_failure(kp_connection_get_remote_peer_id(conn),
+                                    "more than %d requests at once: stream reset",
+                                    KP_ACTOR_MAX_CONCURRENT_PER_CONNECTION);
                 s->n_failed++;
-                kp_stream_reset (stream);
+                kp_stream_reset(stream);
                 return;
         }
-        g_hash_table_insert (s->per_conn, conn, GUINT_TO_POINTER (n + 1));
-        r = g_new0 (KpActorRequest, 1);
+        g_hash_table_insert(s->per_conn, conn, GUINT_TO_POINTER(n + 1));
+        r = g_new0(KpActorRequest, 1);
         r->ref_count = 1; /* the stream's */
         r->server = s;
         r->conn = conn;
-        r->stream = kp_stream_ref (stream);
-        r->peer = *kp_connection_get_remote_peer_id (conn);
-        r->body = g_byte_array_new ();
-        r->read_timeout_id =
-                g_timeout_add (KP_ACTOR_REQUEST_READ_TIMEOUT_MS, on_request_read_timeout, r);
-        kp_stream_set_callbacks (stream, &callbacks, r);
+        r->stream = kp_stream_ref(stream);
+        r->peer = *kp_connection_get_remote_peer_id(conn);
+        r->body = g_byte_array_new();
+        r->read_timeout_id
+            = g_timeout_add(KP_ACTOR_REQUEST_READ_TIMEOUT_MS, on_request_read_timeout, r);
+        kp_stream_set_callbacks(stream, &callbacks, r);
 }
 
 KpActorServer *
-kp_actor_server_new (KpHost *host)
+kp_actor_server_new(KpHost *host)
 {
-        KpActorServer *s = g_new0 (KpActorServer, 1);
+        KpActorServer *s = g_new0(KpActorServer, 1);
 
         s->host = host;
-        s->handlers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-        s->actors = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
-        s->per_conn = g_hash_table_new (NULL, NULL);
+        s->handlers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        s->actors = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+        s->per_conn = g_hash_table_new(NULL, NULL);
         s->next_seq = 0;
-        kp_host_set_stream_handler (host, KP_KAMEO_PROTOCOL_MESSAGING, on_messaging_stream, s);
+        kp_host_set_stream_handler(host, KP_KAMEO_PROTOCOL_MESSAGING, on_messaging_stream, s);
         return s;
 }
 
 void
-kp_actor_server_free (KpActorServer *s)
+kp_actor_server_free(KpActorServer *s)
 {
         if (s == NULL)
                 return;
-        g_hash_table_unref (s->handlers);
-        g_hash_table_unref (s->actors);
-        g_hash_table_unref (s->per_conn);
-        g_free (s);
+        g_hash_table_unref(s->handlers);
+        g_hash_table_unref(s->actors);
+        g_hash_table_unref(s->per_conn);
+        g_free(s);
 }
 
 guint64
-kp_actor_server_spawn (KpActorServer *s, const char *actor_remote_id)
+kp_actor_server_spawn(KpActorServer *s, const char *actor_remote_id)
 {
-        guint64 *seq = g_new (guint64, 1);
+        guint64 *seq = g_new(guint64, 1);
 
         *seq = s->next_seq++;
-        g_hash_table_insert (s->actors, seq, g_strdup (actor_remote_id));
+        g_hash_table_insert(s->actors, seq, g_strdup(actor_remote_id));
         return *seq;
 }
 
 void
-kp_actor_server_stop (KpActorServer *s, guint64 actor_seq)
+kp_actor_server_stop(KpActorServer *s, guint64 actor_seq)
 {
-        g_hash_table_remove (s->actors, &actor_seq);
+        g_hash_table_remove(s->actors, &actor_seq);
 }
 
 void
-kp_actor_server_add_handler (KpActorServer *s, const char *actor_remote_id,
-                             const char *message_remote_id, KpActorMessageFunc func,
-                             gpointer user_data)
+kp_actor_server_add_handler(KpActorServer *s, const char *actor_remote_id,
+                            const char *message_remote_id, KpActorMessageFunc func,
+                            gpointer user_data)
 {
-        KpActorHandler *h = g_new0 (KpActorHandler, 1);
+        KpActorHandler *h = g_new0(KpActorHandler, 1);
 
         h->func = func;
         h->user_data = user_data;
-        g_hash_table_replace (s->handlers,
-                              g_strdup_printf ("%s\n%s", actor_remote_id, message_remote_id), h);
+        g_hash_table_replace(s->handlers,
+                             g_strdup_printf("%s\n%s", actor_remote_id, message_remote_id), h);
 }
 
 guint64
-kp_actor_server_get_n_answered (KpActorServer *s)
+kp_actor_server_get_n_answered(KpActorServer *s)
 {
         return s->n_answered;
 }
 
 guint64
-kp_actor_server_get_n_failed (KpActorServer *s)
+kp_actor_server_get_n_failed(KpActorServer *s)
 {
         return s->n_failed;
 }
@@ -373,40 +370,40 @@ typedef struct {
 } KpActorSend;
 
 static void
-send_complete (KpActorSend *s, KpKameoResponse *resp, GError *error)
+send_complete(KpActorSend *s, KpKameoResponse *resp, GError *error)
 {
-        GTask *task = g_steal_pointer (&s->task);
+        GTask *task = g_steal_pointer(&s->task);
 
         if (task == NULL) {
-                g_clear_error (&error);
-                g_clear_pointer (&resp, kp_kameo_response_free);
+                g_clear_error(&error);
+                g_clear_pointer(&resp, kp_kameo_response_free);
                 return;
         }
-        g_clear_handle_id (&s->timeout_id, g_source_remove);
+        g_clear_handle_id(&s->timeout_id, g_source_remove);
         if (error != NULL)
-                g_task_return_error (task, error);
+                g_task_return_error(task, error);
         else
-                g_task_return_pointer (task, resp, (GDestroyNotify) kp_kameo_response_free);
-        g_object_unref (task);
+                g_task_return_pointer(task, resp, (GDestroyNotify)kp_kameo_response_free);
+        g_object_unref(task);
 }
 
 static void
-on_response_data (KpStream *stream, const guint8 *data, gsize len, gpointer user_data)
+on_response_data(KpStream *stream, const guint8 *data, gsize len, gpointer user_data)
 {
         KpActorSend *s = user_data;
 
         if (s->body->len + len > KP_KAMEO_MAX_RESPONSE) {
-                send_complete (s, NULL,
-                               g_error_new (KP_ERROR, KP_ERROR_TOO_LARGE,
-                                            "kameo response over %d bytes", KP_KAMEO_MAX_RESPONSE));
-                kp_stream_reset (stream);
+                send_complete(s, NULL,
+                              g_error_new(KP_ERROR, KP_ERROR_TOO_LARGE,
+                                          "kameo response over %d bytes", KP_KAMEO_MAX_RESPONSE));
+                kp_stream_reset(stream);
                 return;
         }
-        g_byte_array_append (s->body, data, (guint) len);
+        g_byte_array_append(s->body, data, (guint)len);
 }
 
 static void
-on_response_eof (KpStream *stream, gpointer user_data)
+on_response_eof(KpStream *stream, gpointer user_data)
 {
         KpActorSend *s = user_data;
         GError *error = NULL;
@@ -414,47 +411,47 @@ on_response_eof (KpStream *stream, gpointer user_data)
 
         s->eof = TRUE;
         if (s->body->len == 0) {
-                send_complete (s, NULL,
-                               g_error_new (KP_ERROR, KP_ERROR_PROTOCOL,
-                                            "the peer closed the request without an answer "
-                                            "(it could not decode it)"));
+                send_complete(s, NULL,
+                              g_error_new(KP_ERROR, KP_ERROR_PROTOCOL,
+                                          "the peer closed the request without an answer "
+                                          "(it could not decode it)"));
                 return;
         }
-        resp = kp_kameo_response_decode (s->body->data, s->body->len, &error);
+        resp = kp_kameo_response_decode(s->body->data, s->body->len, &error);
         if (resp == NULL)
-                g_prefix_error (&error, "kameo response: ");
-        send_complete (s, resp, error);
+                g_prefix_error(&error, "kameo response: ");
+        send_complete(s, resp, error);
 }
 
 static void
-on_response_closed (KpStream *stream, const GError *error, gpointer user_data)
+on_response_closed(KpStream *stream, const GError *error, gpointer user_data)
 {
         KpActorSend *s = user_data;
 
-        send_complete (s, NULL,
-                       error != NULL ? g_error_copy (error)
-                                     : g_error_new (KP_ERROR, KP_ERROR_CLOSED,
-                                                    "request stream closed without an answer"));
-        g_clear_pointer (&s->stream, kp_stream_unref);
-        g_clear_pointer (&s->body, g_byte_array_unref);
-        g_free (s);
+        send_complete(s, NULL,
+                      error != NULL ? g_error_copy(error)
+                                    : g_error_new(KP_ERROR, KP_ERROR_CLOSED,
+                                                  "request stream closed without an answer"));
+        g_clear_pointer(&s->stream, kp_stream_unref);
+        g_clear_pointer(&s->body, g_byte_array_unref);
+        g_free(s);
 }
 
 static gboolean
-on_send_timeout (gpointer user_data)
+on_send_timeout(gpointer user_data)
 {
         KpActorSend *s = user_data;
 
         s->timeout_id = 0;
-        send_complete (s, NULL, g_error_new (KP_ERROR, KP_ERROR_TIMEOUT, "no answer in time"));
+        send_complete(s, NULL, g_error_new(KP_ERROR, KP_ERROR_TIMEOUT, "no answer in time"));
         if (s->stream != NULL)
-                kp_stream_reset (s->stream);
+                kp_stream_reset(s->stream);
         return G_SOURCE_REMOVE;
 }
 
 void
-kp_actor_send_async (KpConnection *conn, const KpKameoRequest *request, guint timeout_ms,
-                     GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+kp_actor_send_async(KpConnection *conn, const KpKameoRequest *request, guint timeout_ms,
+                    GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
         static const char *const protocols[] = { KP_KAMEO_PROTOCOL_MESSAGING, NULL };
         static const KpStreamCallbacks callbacks = {
@@ -462,41 +459,41 @@ kp_actor_send_async (KpConnection *conn, const KpKameoRequest *request, guint ti
                 .eof = on_response_eof,
                 .closed = on_response_closed,
         };
-        g_autoptr (GTask) task = g_task_new (NULL, cancellable, callback, user_data);
-        g_autoptr (GBytes) wire = NULL;
-        g_autoptr (GError) error = NULL;
+        g_autoptr(GTask) task = g_task_new(NULL, cancellable, callback, user_data);
+        g_autoptr(GBytes) wire = NULL;
+        g_autoptr(GError) error = NULL;
         KpActorSend *s;
         KpStream *stream;
         gsize len;
         const guint8 *data;
 
-        g_task_set_source_tag (task, kp_actor_send_async);
-        wire = kp_kameo_request_encode (request, &error);
+        g_task_set_source_tag(task, kp_actor_send_async);
+        wire = kp_kameo_request_encode(request, &error);
         if (wire == NULL) {
-                g_task_return_error (task, g_steal_pointer (&error));
+                g_task_return_error(task, g_steal_pointer(&error));
                 return;
         }
-        s = g_new0 (KpActorSend, 1);
-        s->body = g_byte_array_new ();
-        stream = kp_connection_open_stream (conn, protocols, &callbacks, s, &error);
+        s = g_new0(KpActorSend, 1);
+        s->body = g_byte_array_new();
+        stream = kp_connection_open_stream(conn, protocols, &callbacks, s, &error);
         if (stream == NULL) {
-                g_byte_array_unref (s->body);
-                g_free (s);
-                g_task_return_error (task, g_steal_pointer (&error));
+                g_byte_array_unref(s->body);
+                g_free(s);
+                g_task_return_error(task, g_steal_pointer(&error));
                 return;
         }
-        s->task = g_steal_pointer (&task);
-        s->stream = kp_stream_ref (stream);
-        s->timeout_id = g_timeout_add (timeout_ms > 0 ? timeout_ms : KP_ACTOR_DEFAULT_ASK_TIMEOUT_MS,
-                                       on_send_timeout, s);
-        data = g_bytes_get_data (wire, &len);
-        kp_stream_write (stream, data, len);
-        kp_stream_close_write (stream);
+        s->task = g_steal_pointer(&task);
+        s->stream = kp_stream_ref(stream);
+        s->timeout_id = g_timeout_add(timeout_ms > 0 ? timeout_ms : KP_ACTOR_DEFAULT_ASK_TIMEOUT_MS,
+                                      on_send_timeout, s);
+        data = g_bytes_get_data(wire, &len);
+        kp_stream_write(stream, data, len);
+        kp_stream_close_write(stream);
 }
 
 KpKameoResponse *
-kp_actor_send_finish (GAsyncResult *result, GError **error)
+kp_actor_send_finish(GAsyncResult *result, GError **error)
 {
-        g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-        return g_task_propagate_pointer (G_TASK (result), error);
+        g_return_val_if_fail(g_task_is_valid(result, NULL), NULL);
+        return g_task_propagate_pointer(G_TASK(result), error);
 }

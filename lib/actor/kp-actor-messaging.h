@@ -23,34 +23,34 @@ typedef struct _KpActorRequest KpActorRequest;
 /* Handles one message for a local actor. Reply (later is fine) with
  * kp_actor_request_reply() or kp_actor_request_fail(); a Tell's reply is
  * dropped and "Ok" sent. */
-typedef void (*KpActorMessageFunc) (KpActorRequest *request, guint64 actor_seq,
-                                    const guint8 *payload, gsize len, gpointer user_data);
+typedef void (*KpActorMessageFunc)(KpActorRequest *request, guint64 actor_seq,
+                                   const guint8 *payload, gsize len, gpointer user_data);
 
-KpActorServer *kp_actor_server_new (KpHost *host);
-void kp_actor_server_free (KpActorServer *server);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (KpActorServer, kp_actor_server_free)
+KpActorServer *kp_actor_server_new(KpHost *host);
+void kp_actor_server_free(KpActorServer *server);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KpActorServer, kp_actor_server_free)
 
 /* A running actor of type @actor_remote_id; returns its sequence id. */
-guint64 kp_actor_server_spawn (KpActorServer *server, const char *actor_remote_id);
-void kp_actor_server_stop (KpActorServer *server, guint64 actor_seq);
-void kp_actor_server_add_handler (KpActorServer *server, const char *actor_remote_id,
-                                  const char *message_remote_id, KpActorMessageFunc func,
-                                  gpointer user_data);
+guint64 kp_actor_server_spawn(KpActorServer *server, const char *actor_remote_id);
+void kp_actor_server_stop(KpActorServer *server, guint64 actor_seq);
+void kp_actor_server_add_handler(KpActorServer *server, const char *actor_remote_id,
+                                 const char *message_remote_id, KpActorMessageFunc func,
+                                 gpointer user_data);
 /* Requests answered, and requests refused or dropped, since start. */
-guint64 kp_actor_server_get_n_answered (KpActorServer *server);
-guint64 kp_actor_server_get_n_failed (KpActorServer *server);
+guint64 kp_actor_server_get_n_answered(KpActorServer *server);
+guint64 kp_actor_server_get_n_failed(KpActorServer *server);
 
-void kp_actor_request_reply (KpActorRequest *request, GBytes *reply);
-void kp_actor_request_fail (KpActorRequest *request, KpKameoSendError error, const char *text);
-const KpPeerId *kp_actor_request_get_peer (KpActorRequest *request);
-KpKameoRequestKind kp_actor_request_get_kind (KpActorRequest *request);
+void kp_actor_request_reply(KpActorRequest *request, GBytes *reply);
+void kp_actor_request_fail(KpActorRequest *request, KpKameoSendError error, const char *text);
+const KpPeerId *kp_actor_request_get_peer(KpActorRequest *request);
+KpKameoRequestKind kp_actor_request_get_kind(KpActorRequest *request);
 
 /* Sends @request on a new stream of @conn; the result is the peer's
  * SwarmResponse (which may carry a RemoteSendError). A cancelled @cancellable
  * is seen when the result comes (the timeout bounds the wait). */
-void kp_actor_send_async (KpConnection *conn, const KpKameoRequest *request, guint timeout_ms,
-                          GCancellable *cancellable, GAsyncReadyCallback callback,
-                          gpointer user_data);
-KpKameoResponse *kp_actor_send_finish (GAsyncResult *result, GError **error);
+void kp_actor_send_async(KpConnection *conn, const KpKameoRequest *request, guint timeout_ms,
+                         GCancellable *cancellable, GAsyncReadyCallback callback,
+                         gpointer user_data);
+KpKameoResponse *kp_actor_send_finish(GAsyncResult *result, GError **error);
 
 G_END_DECLS
