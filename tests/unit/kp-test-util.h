@@ -3,7 +3,22 @@
 
 #include <glib.h>
 
-/* "0a1b..." -> bytes; aborts the test on malformed hex. */
+/* "0a1b..." -> bytes; spaces between bytes are skipped so that tables can
+ * group fields. Aborts the test on malformed hex. */
 GByteArray *kp_test_unhex(const char *hex);
+/* kp_test_unhex() as immutable bytes. */
+GBytes *kp_test_unhex_bytes(const char *hex);
+/* Lower-case hex of @len bytes, for messages and for comparing to pinned hex. */
+char *kp_test_hex(const guint8 *data, gsize len);
+/* Asserts @bytes holds exactly @len bytes equal to @expected. */
+void kp_test_assert_bytes(GBytes *bytes, const guint8 *expected, gsize len);
 /* Asserts @error has @code in KP_ERROR and a message containing @substring. */
 void kp_test_assert_error(const GError *error, int code, const char *substring);
+
+/* One feed call of a sans-I/O machine, for kp_test_feed(). */
+typedef gboolean (*KpTestFeedFunc)(gpointer machine, const guint8 *data, gsize len, GError **error);
+/* Feeds @len bytes to @machine @chunk bytes per call (0: all at once), so a
+ * test can check that a verdict does not depend on how the input is split;
+ * stops at the first failing call and returns its result. */
+gboolean kp_test_feed(KpTestFeedFunc feed, gpointer machine, const guint8 *data, gsize len,
+                      gsize chunk, GError **error);

@@ -109,10 +109,7 @@ test_identify_malformed(void)
                 g_autoptr(GByteArray) wire = kp_test_unhex(cases[i].hex);
                 g_autoptr(GError) error = NULL;
                 g_assert_null(kp_identify_decode(wire->data, wire->len, &error));
-                g_assert_nonnull(error);
-                g_assert_nonnull(strstr(error->message, cases[i].substring));
-                if (i < 2)
-                        kp_test_assert_error(error, cases[i].code, cases[i].substring);
+                kp_test_assert_error(error, cases[i].code, cases[i].substring);
         }
 }
 

@@ -8,6 +8,8 @@
 #include "core/kp-peer-id.h"
 #include "net/kp-identity.h"
 
+#include "kp-test-util.h"
+
 typedef struct {
         char *root;      /* from g_dir_make_tmp, removed afterwards */
         char *state_dir; /* root/state, not created yet */
@@ -161,9 +163,7 @@ assert_refused(Fixture *f, gint code, const char *message)
         keypair = kp_identity_load_or_create(f->state_dir, &created, &error);
         g_assert_null(keypair);
         g_assert_cmpint(created, ==, 42);
-        g_assert_error(error, KP_ERROR, code);
-        if (strstr(error->message, message) == NULL)
-                g_error("\"%s\" does not contain \"%s\"", error->message, message);
+        kp_test_assert_error(error, code, message);
 }
 
 static void
@@ -353,8 +353,7 @@ test_load_missing(Fixture *f, gconstpointer data)
 
         keypair = kp_identity_load(f->key_path, &error);
         g_assert_null(keypair);
-        g_assert_error(error, KP_ERROR, KP_ERROR_NOT_FOUND);
-        g_assert_nonnull(strstr(error->message, f->key_path));
+        kp_test_assert_error(error, KP_ERROR_NOT_FOUND, f->key_path);
 }
 
 int

@@ -3,6 +3,9 @@
 #include "core/kp-error.h"
 #include "core/kp-multibase.h"
 
+#include "kp-test-util.h"
+#include "kp-test-vectors.h"
+
 typedef struct {
         const char *data;
         gsize len;
@@ -111,8 +114,8 @@ test_multibase_prefix(void)
 static void
 test_base58_peer_ids(void)
 {
-        const char *ed = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA";
-        const char *sha = "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N";
+        const char *ed = SPEC_PEER_ED;
+        const char *sha = SPEC_PEER_SHA;
         g_autoptr(GBytes) ed_bytes = NULL;
         g_autoptr(GBytes) sha_bytes = NULL;
         g_autofree char *ed_again = NULL;
@@ -177,8 +180,7 @@ test_max_text(void)
         g_assert_no_error(error);
         g_assert_cmpuint(g_bytes_get_size(bytes), ==, KP_MULTIBASE_MAX_TEXT);
         g_assert_null(kp_base58btc_decode(long58, strlen(long58), &error));
-        g_assert_error(error, KP_ERROR, KP_ERROR_TOO_LARGE);
-        g_assert_nonnull(strstr(error->message, "exceeds 1024"));
+        kp_test_assert_error(error, KP_ERROR_TOO_LARGE, "exceeds 1024");
         g_clear_error(&error);
         g_assert_null(kp_base32_decode(long32, strlen(long32), &error));
         g_assert_error(error, KP_ERROR, KP_ERROR_TOO_LARGE);
@@ -221,8 +223,7 @@ test_malformed(void)
                 g_test_message("malformed multibase \"%s\"", malformed[i].text);
                 bytes = kp_multibase_decode(malformed[i].text, &error);
                 g_assert_null(bytes);
-                g_assert_error(error, KP_ERROR, malformed[i].code);
-                g_assert_nonnull(strstr(error->message, malformed[i].message));
+                kp_test_assert_error(error, malformed[i].code, malformed[i].message);
         }
 }
 
