@@ -481,20 +481,27 @@ static const MalformedText malformed_text[] = {
         { "/ip4/1.2.3.4//", KP_ERROR_INVALID, "empty protocol name" },
         { "/quic-v1//", KP_ERROR_INVALID, "empty protocol name" },
         { "/p2p/QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx50", KP_ERROR_INVALID,
-          "p2p peer id \"QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx50\" is not valid: invalid "
+          "p2p value \"QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx50\": peer id: invalid "
           "base58btc character '0'" },
-        { "/p2p/1", KP_ERROR_TRUNCATED, "p2p peer id \"1\" is not valid: multihash: truncated" },
+        { "/p2p/1", KP_ERROR_TRUNCATED, "p2p value \"1\": peer id: multihash: truncated" },
         { "/p2p/QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5", KP_ERROR_UNSUPPORTED,
-          "is not valid: multihash: unsupported hash code 0x50" },
+          "\": peer id: multihash: unsupported hash code 0x50" },
         { "/p2p/fabcd", KP_ERROR_UNSUPPORTED, "unsupported multibase prefix 'f'" },
         { "/p2p/bafkreibme22gw2h7y2h7tg2fhqotaqjucnbc24deqo72b6mkl2egezxhvy", KP_ERROR_INVALID,
-          "CID codec 0x55 is not libp2p-key (0x72)" },
+          "CID codec 0x55 (raw) is not libp2p-key (0x72)" },
         { "/p2p/bajzbeibme22gw2h7y2h7tg2fhqotaqjucnbc24deqo72b6mkl2egezxhvy", KP_ERROR_UNSUPPORTED,
-          "CID version 2, not 1" },
-        { "/p2p/b", KP_ERROR_TRUNCATED, "CID: truncated varint" },
+          "CID version 2, expected 1" },
+        { "/p2p/b", KP_ERROR_TRUNCATED, "CID version: truncated varint" },
         { "/p2p/bAFZB", KP_ERROR_INVALID, "invalid base32 character 'A'" },
-        { "/p2p/11111111111111111111111111111111111111111111111", KP_ERROR_TOO_LARGE,
-          "peer id of 47 bytes exceeds 44" },
+        /* 47 zero bytes: an empty identity multihash with 45 bytes after it */
+        { "/p2p/11111111111111111111111111111111111111111111111", KP_ERROR_INVALID,
+          "p2p value \"11111111111111111111111111111111111111111111111\": peer id: multihash: "
+          "digest length 0 but 45 bytes follow" },
+        /* 00 2b 08 03 12 27 5a...: an inline key one byte over the limit */
+        { "/p2p/1EzV18BhCciEBEg7agiv7SEEdVs9XMLuh3xh6LjBeaXJwgAs1w6eqMK5Fc8PB", KP_ERROR_TOO_LARGE,
+          "peer id: inline public key of 43 bytes exceeds 42" },
+        /* 00 04 deadbeef: an identity multihash that is not a key */
+        { "/p2p/1YsFvyU", KP_ERROR_INVALID, "peer id: inline public key: malformed protobuf" },
         { "/ip4/\xff", KP_ERROR_INVALID, "\"/ip4/\\377\": ip4 address \"\\377\" is not valid" },
         { "/tcp/\xc3\xa9", KP_ERROR_INVALID, "port \"\\303\\251\" is not valid" },
         { "/\x01", KP_ERROR_UNSUPPORTED, "unknown protocol \"\\001\"" },
@@ -552,15 +559,16 @@ static const MalformedBytes malformed_bytes[] = {
         { "37 02 fffe", KP_ERROR_INVALID, "dns6 name is not valid UTF-8" },
         { "36 02 6100", KP_ERROR_INVALID, "dns4 name is not valid UTF-8" },
         { "36 02 c328", KP_ERROR_INVALID, "dns4 name is not valid UTF-8" },
-        { "a503 00", KP_ERROR_TRUNCATED,
-          "p2p value is not a valid peer id: multihash: truncated varint" },
+        { "a503 00", KP_ERROR_TRUNCATED, "invalid multiaddr bytes: p2p value: peer id: empty" },
         { "a503 02 1300", KP_ERROR_UNSUPPORTED,
-          "p2p value is not a valid peer id: multihash: unsupported hash code 0x13" },
+          "p2p value: peer id: multihash: unsupported hash code 0x13" },
         { "a503 04 12020000", KP_ERROR_INVALID, "sha2-256 digest of 2 bytes, not 32" },
         { "a503 03 000200", KP_ERROR_TRUNCATED, "digest length 2 but 1 bytes follow" },
         { "a503 2d 002b "
           "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
-          KP_ERROR_TOO_LARGE, "peer id of 45 bytes exceeds 44" },
+          KP_ERROR_TOO_LARGE, "p2p value: peer id: inline public key of 43 bytes exceeds 42" },
+        { "a503 06 0004deadbeef", KP_ERROR_INVALID,
+          "p2p value: peer id: inline public key: malformed protobuf" },
         { "a503 22 " SPEC_PEER_SHA_HEX " 2a", KP_ERROR_UNSUPPORTED, "unknown protocol code 0x2a" },
 };
 
