@@ -75,3 +75,34 @@ kp_test_feed(KpTestFeedFunc feed, gpointer machine, const guint8 *data, gsize le
         }
         return TRUE;
 }
+
+static void
+check_malformed(const KpTestMalformed *c, const guint8 *data, gsize len, KpTestDecodeFunc decode)
+{
+        g_autoptr(GError) error = NULL;
+        g_autofree char *shown = g_strescape(c->input, NULL);
+
+        g_test_message("malformed \"%s\"", shown);
+        if (decode(data, len, &error))
+                g_error("\"%s\" was accepted, expected KP_ERROR code %d containing \"%s\"", shown,
+                        c->code, c->message);
+        kp_test_assert_error(error, c->code, c->message);
+}
+
+void
+kp_test_malformed_hex(const KpTestMalformed *cases, gsize n_cases, KpTestDecodeFunc decode)
+{
+        for (gsize i = 0; i < n_cases; i++) {
+                g_autoptr(GByteArray) bytes = kp_test_unhex(cases[i].input);
+
+                check_malformed(&cases[i], bytes->data, bytes->len, decode);
+        }
+}
+
+void
+kp_test_malformed_text(const KpTestMalformed *cases, gsize n_cases, KpTestDecodeFunc decode)
+{
+        for (gsize i = 0; i < n_cases; i++)
+                check_malformed(&cases[i], (const guint8 *)cases[i].input, strlen(cases[i].input),
+                                decode);
+}

@@ -22,3 +22,20 @@ typedef gboolean (*KpTestFeedFunc)(gpointer machine, const guint8 *data, gsize l
  * stops at the first failing call and returns its result. */
 gboolean kp_test_feed(KpTestFeedFunc feed, gpointer machine, const guint8 *data, gsize len,
                       gsize chunk, GError **error);
+
+/* A malformed input and the error a decoder must give for it. */
+typedef struct {
+        const char *input;   /* hex for kp_test_malformed_hex(), else text */
+        int code;            /* in KP_ERROR */
+        const char *message; /* a distinctive substring of the message */
+} KpTestMalformed;
+
+/* A decoder under test: FALSE with @error set when it refuses @data. */
+typedef gboolean (*KpTestDecodeFunc)(const guint8 *data, gsize len, GError **error);
+
+/* Each case's input, unhexed, must be refused by @decode with its code and
+ * message. */
+void kp_test_malformed_hex(const KpTestMalformed *cases, gsize n_cases, KpTestDecodeFunc decode);
+/* The same with each input passed as it is (@data is the NUL-terminated
+ * input itself, @len its strlen). */
+void kp_test_malformed_text(const KpTestMalformed *cases, gsize n_cases, KpTestDecodeFunc decode);

@@ -223,73 +223,70 @@ test_private_key_forms(void)
         }
 }
 
-typedef struct {
-        const char *name;
-        const char *hex; /* NULL: built by the test */
-        gint code;
-        const char *message;
-} Malformed;
-
-static void
-check_public_malformed(const char *name, const guint8 *buf, gsize len, gint code,
-                       const char *message)
+static gboolean
+public_from_protobuf(const guint8 *data, gsize len, GError **error)
 {
-        g_autoptr(KpPublicKey) key = NULL;
-        g_autoptr(GError) error = NULL;
+        g_autoptr(KpPublicKey) key = kp_public_key_from_protobuf(data, len, error);
 
-        g_test_message("public key: %s", name);
-        key = kp_public_key_from_protobuf(buf, len, &error);
-        g_assert_null(key);
-        kp_test_assert_error(error, code, message);
+        return key != NULL;
+}
+
+static gboolean
+private_from_protobuf(const guint8 *data, gsize len, GError **error)
+{
+        g_autoptr(KpKeypair) keypair = kp_keypair_from_private_key_protobuf(data, len, error);
+
+        return keypair != NULL;
 }
 
 static void
 test_public_key_malformed(void)
 {
-        const Malformed table[] = {
-                { "empty", "", KP_ERROR_TRUNCATED, "public key protobuf is empty" },
-                { "unknown type 7",
-                  "080712201ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e",
+        const KpTestMalformed table[] = {
+                /* empty */
+                { "", KP_ERROR_TRUNCATED, "public key protobuf is empty" },
+                /* unknown type 7 */
+                { "080712201ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e",
                   KP_ERROR_UNSUPPORTED, "unknown key type 7" },
-                { "Ed25519 31 bytes",
-                  "0801121f1ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce2",
+                /* Ed25519 31 bytes */
+                { "0801121f1ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce2",
                   KP_ERROR_INVALID, "Ed25519 key of 31 bytes, expected 32" },
-                { "Ed25519 33 bytes",
-                  "080112211ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e00",
+                /* Ed25519 33 bytes */
+                { "080112211ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e00",
                   KP_ERROR_INVALID, "Ed25519 key of 33 bytes, expected 32" },
-                { "Secp256k1 20 bytes", "080212140000000000000000000000000000000000000000",
-                  KP_ERROR_INVALID, "Secp256k1 key of 20 bytes" },
-                { "RSA without data", "08001200", KP_ERROR_INVALID, "empty RSA key data" },
-                { "missing Data", "0801", KP_ERROR_INVALID, "malformed protobuf" },
-                { "missing Type",
+                /* Secp256k1 20 bytes */
+                { "080212140000000000000000000000000000000000000000", KP_ERROR_INVALID,
+                  "Secp256k1 key of 20 bytes" },
+                /* RSA without data */
+                { "08001200", KP_ERROR_INVALID, "empty RSA key data" },
+                /* missing Data */
+                { "0801", KP_ERROR_INVALID, "malformed protobuf" },
+                /* missing Type */
+                { "12201ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e",
+                  KP_ERROR_INVALID, "malformed protobuf" },
+                /* Data cut short */
+                { "080112201ed1e8fae2c4a144b8be8f", KP_ERROR_INVALID, "malformed protobuf" },
+                /* Type with wire type 2 */
+                { "0a0101"
                   "12201ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e",
                   KP_ERROR_INVALID, "malformed protobuf" },
-                { "Data cut short", "080112201ed1e8fae2c4a144b8be8f", KP_ERROR_INVALID,
-                  "malformed protobuf" },
-                { "Type with wire type 2",
-                  "0a0101"
-                  "12201ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e",
-                  KP_ERROR_INVALID, "malformed protobuf" },
-                { "fields reversed",
-                  "12201ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e0801",
+                /* fields reversed */
+                { "12201ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e0801",
                   KP_ERROR_INVALID, "not canonically encoded" },
-                { "Type repeated",
-                  "0801080112201ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e",
+                /* Type repeated */
+                { "0801080112201ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e",
                   KP_ERROR_INVALID, "not canonically encoded" },
-                { "Type as a padded varint",
-                  "08810012201ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e",
+                /* Type as a padded varint */
+                { "08810012201ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e",
                   KP_ERROR_INVALID, "not canonically encoded" },
-                { "unknown field 3",
-                  "080112201ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e1800",
+                /* unknown field 3 */
+                { "080112201ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e1800",
                   KP_ERROR_INVALID, "1 unknown protobuf field" },
-                { "garbage", "ffffffffffffffffffff", KP_ERROR_INVALID, "malformed protobuf" },
+                /* garbage */
+                { "ffffffffffffffffffff", KP_ERROR_INVALID, "malformed protobuf" },
         };
 
-        for (gsize i = 0; i < G_N_ELEMENTS(table); i++) {
-                g_autoptr(GBytes) buf = kp_test_unhex_bytes(table[i].hex);
-                check_public_malformed(table[i].name, g_bytes_get_data(buf, NULL),
-                                       g_bytes_get_size(buf), table[i].code, table[i].message);
-        }
+        kp_test_malformed_hex(table, G_N_ELEMENTS(table), public_from_protobuf);
 }
 
 /* An RSA-typed PublicKey of exactly @total encoded bytes (@total > 132). */
@@ -322,60 +319,53 @@ test_public_key_size_limit(void)
                                           g_bytes_get_size(at_limit), &error);
         g_assert_no_error(error);
         g_assert_cmpuint(g_bytes_get_size(key->data), ==, KP_KEY_PROTOBUF_MAX - 5);
-        check_public_malformed("one byte over the limit", g_bytes_get_data(over_limit, NULL),
-                               g_bytes_get_size(over_limit), KP_ERROR_TOO_LARGE,
-                               "public key protobuf of 2049 bytes exceeds 2048");
+        g_assert_false(public_from_protobuf(g_bytes_get_data(over_limit, NULL),
+                                            g_bytes_get_size(over_limit), &error));
+        kp_test_assert_error(error, KP_ERROR_TOO_LARGE,
+                             "public key protobuf of 2049 bytes exceeds 2048");
 }
 
 static void
 test_private_key_malformed(void)
 {
-        const Malformed table[] = {
-                { "empty", "", KP_ERROR_TRUNCATED, "private key protobuf is empty" },
-                { "Secp256k1 (spec vector)", SPEC_SECP256K1_PRIVATE, KP_ERROR_UNSUPPORTED,
+        const KpTestMalformed table[] = {
+                /* empty */
+                { "", KP_ERROR_TRUNCATED, "private key protobuf is empty" },
+                /* Secp256k1 (spec vector) */
+                { SPEC_SECP256K1_PRIVATE, KP_ERROR_UNSUPPORTED,
                   "Secp256k1 keys are not supported, only Ed25519" },
-                { "ECDSA (spec vector)", SPEC_ECDSA_PRIVATE, KP_ERROR_UNSUPPORTED,
-                  "ECDSA keys are not supported" },
-                { "unknown type 9",
-                  "080912207e0830617c4a7de83925dfb2694556b12936c477a0e1feb2e148ec9da60fee7d",
+                /* ECDSA (spec vector) */
+                { SPEC_ECDSA_PRIVATE, KP_ERROR_UNSUPPORTED, "ECDSA keys are not supported" },
+                /* unknown type 9 */
+                { "080912207e0830617c4a7de83925dfb2694556b12936c477a0e1feb2e148ec9da60fee7d",
                   KP_ERROR_UNSUPPORTED, "private key: unknown key type 9" },
-                { "Ed25519 31 bytes",
-                  "0801121f7e0830617c4a7de83925dfb2694556b12936c477a0e1feb2e148ec9da60fee",
+                /* Ed25519 31 bytes */
+                { "0801121f7e0830617c4a7de83925dfb2694556b12936c477a0e1feb2e148ec9da60fee",
                   KP_ERROR_INVALID, "Ed25519 key of 31 bytes, expected 32, 64 or 96" },
-                { "Ed25519 empty", "08011200", KP_ERROR_INVALID, "Ed25519 key of 0 bytes" },
-                { "public half wrong",
-                  "080112407e0830617c4a7de83925dfb2694556b12936c477a0e1feb2e148ec9da60fee7d1ed1e8fa"
+                /* Ed25519 empty */
+                { "08011200", KP_ERROR_INVALID, "Ed25519 key of 0 bytes" },
+                /* public half wrong */
+                { "080112407e0830617c4a7de83925dfb2694556b12936c477a0e1feb2e148ec9da60fee7d1ed1e8fa"
                   "e2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27f",
                   KP_ERROR_CRYPTO, "does not match the seed" },
-                { "missing Data", "0801", KP_ERROR_INVALID, "private key: malformed protobuf" },
-                { "Data cut short", "080112407e0830617c4a7de8", KP_ERROR_INVALID,
-                  "private key: malformed protobuf" },
-                { "unknown field",
-                  "080112207e0830617c4a7de83925dfb2694556b12936c477a0e1feb2e148ec9da60fee7d2001",
+                /* missing Data */
+                { "0801", KP_ERROR_INVALID, "private key: malformed protobuf" },
+                /* Data cut short */
+                { "080112407e0830617c4a7de8", KP_ERROR_INVALID, "private key: malformed protobuf" },
+                /* unknown field */
+                { "080112207e0830617c4a7de83925dfb2694556b12936c477a0e1feb2e148ec9da60fee7d2001",
                   KP_ERROR_INVALID, "1 unknown protobuf field" },
         };
 
-        for (gsize i = 0; i < G_N_ELEMENTS(table); i++) {
-                g_autoptr(GBytes) buf = kp_test_unhex_bytes(table[i].hex);
-                g_autoptr(KpKeypair) kp = NULL;
-                g_autoptr(GError) error = NULL;
-
-                g_test_message("private key: %s", table[i].name);
-                kp = kp_keypair_from_private_key_protobuf(g_bytes_get_data(buf, NULL),
-                                                          g_bytes_get_size(buf), &error);
-                g_assert_null(kp);
-                kp_test_assert_error(error, table[i].code, table[i].message);
-        }
+        kp_test_malformed_hex(table, G_N_ELEMENTS(table), private_from_protobuf);
 
         /* over the size limit */
         {
                 g_autoptr(GBytes) big = rsa_public_key_of_size(KP_KEY_PROTOBUF_MAX + 1);
-                g_autoptr(KpKeypair) kp = NULL;
                 g_autoptr(GError) error = NULL;
 
-                kp = kp_keypair_from_private_key_protobuf(g_bytes_get_data(big, NULL),
-                                                          g_bytes_get_size(big), &error);
-                g_assert_null(kp);
+                g_assert_false(private_from_protobuf(g_bytes_get_data(big, NULL),
+                                                     g_bytes_get_size(big), &error));
                 kp_test_assert_error(error, KP_ERROR_TOO_LARGE,
                                      "private key protobuf of 2049 bytes");
         }

@@ -430,13 +430,7 @@ test_limits(void)
         }
 }
 
-typedef struct {
-        const char *input;
-        gint code;
-        const char *message;
-} MalformedText;
-
-static const MalformedText malformed_text[] = {
+static const KpTestMalformed malformed_text[] = {
         { "", KP_ERROR_INVALID, "invalid multiaddr \"\": must start with \"/\"" },
         { "ip4/1.2.3.4", KP_ERROR_INVALID, "\"ip4/1.2.3.4\": must start with \"/\"" },
         { " /ip4/1.2.3.4", KP_ERROR_INVALID, "must start with \"/\"" },
@@ -509,31 +503,26 @@ static const MalformedText malformed_text[] = {
           "invalid multiaddr \"/ip4/1.2.3.4/tcp/1\\\"x\": port" },
 };
 
+/* Refusals quote the input, and stay printable UTF-8 whatever it was. */
+static gboolean
+new_from_text(const guint8 *data, gsize len, GError **error)
+{
+        g_autoptr(KpMultiaddr) ma = kp_multiaddr_new_from_string((const char *)data, error);
+
+        if (ma != NULL)
+                return TRUE;
+        g_assert_true(g_str_has_prefix((*error)->message, "invalid multiaddr \""));
+        g_assert_true(g_utf8_validate((*error)->message, -1, NULL));
+        return FALSE;
+}
+
 static void
 test_malformed_text(void)
 {
-        for (gsize i = 0; i < G_N_ELEMENTS(malformed_text); i++) {
-                g_autoptr(GError) error = NULL;
-                g_autoptr(KpMultiaddr) ma = NULL;
-
-                g_autofree char *shown = g_strescape(malformed_text[i].input, NULL);
-
-                g_test_message("malformed text %s", shown);
-                ma = kp_multiaddr_new_from_string(malformed_text[i].input, &error);
-                g_assert_null(ma);
-                kp_test_assert_error(error, malformed_text[i].code, malformed_text[i].message);
-                g_assert_true(g_str_has_prefix(error->message, "invalid multiaddr \""));
-                g_assert_true(g_utf8_validate(error->message, -1, NULL));
-        }
+        kp_test_malformed_text(malformed_text, G_N_ELEMENTS(malformed_text), new_from_text);
 }
 
-typedef struct {
-        const char *hex;
-        gint code;
-        const char *message;
-} MalformedBytes;
-
-static const MalformedBytes malformed_bytes[] = {
+static const KpTestMalformed malformed_bytes[] = {
         { "", KP_ERROR_INVALID, "invalid multiaddr bytes: empty multiaddr" },
         { "04", KP_ERROR_TRUNCATED,
           "invalid multiaddr bytes: truncated value of ip4 (4 bytes needed, 0 left)" },
@@ -572,20 +561,21 @@ static const MalformedBytes malformed_bytes[] = {
         { "a503 22 " SPEC_PEER_SHA_HEX " 2a", KP_ERROR_UNSUPPORTED, "unknown protocol code 0x2a" },
 };
 
+static gboolean
+new_from_bytes(const guint8 *data, gsize len, GError **error)
+{
+        g_autoptr(KpMultiaddr) ma = kp_multiaddr_new_from_bytes(data, len, error);
+
+        if (ma != NULL)
+                return TRUE;
+        g_assert_true(g_str_has_prefix((*error)->message, "invalid multiaddr bytes: "));
+        return FALSE;
+}
+
 static void
 test_malformed_bytes(void)
 {
-        for (gsize i = 0; i < G_N_ELEMENTS(malformed_bytes); i++) {
-                g_autoptr(GByteArray) bytes = kp_test_unhex(malformed_bytes[i].hex);
-                g_autoptr(GError) error = NULL;
-                g_autoptr(KpMultiaddr) ma = NULL;
-
-                g_test_message("malformed bytes %s", malformed_bytes[i].hex);
-                ma = kp_multiaddr_new_from_bytes(bytes->data, bytes->len, &error);
-                g_assert_null(ma);
-                kp_test_assert_error(error, malformed_bytes[i].code, malformed_bytes[i].message);
-                g_assert_true(g_str_has_prefix(error->message, "invalid multiaddr bytes: "));
-        }
+        kp_test_malformed_hex(malformed_bytes, G_N_ELEMENTS(malformed_bytes), new_from_bytes);
 }
 
 /* Every proper prefix of a valid binary multiaddr that ends inside a

@@ -186,13 +186,8 @@ test_max_text(void)
         g_assert_error(error, KP_ERROR, KP_ERROR_TOO_LARGE);
 }
 
-typedef struct {
-        const char *text; /* multibase, with prefix */
-        gint code;
-        const char *message;
-} Malformed;
-
-static const Malformed malformed[] = {
+/* Multibase text, with its prefix. */
+static const KpTestMalformed malformed[] = {
         { "", KP_ERROR_INVALID, "empty multibase text" },
         { "m", KP_ERROR_UNSUPPORTED, "unsupported multibase prefix 'm'" },
         { "B", KP_ERROR_UNSUPPORTED, "unsupported multibase prefix 'B'" },
@@ -213,18 +208,18 @@ static const Malformed malformed[] = {
         { "bmzxr", KP_ERROR_INVALID, "non-zero trailing bits" },
 };
 
+static gboolean
+decode_text(const guint8 *data, gsize len, GError **error)
+{
+        g_autoptr(GBytes) bytes = kp_multibase_decode((const char *)data, error);
+
+        return bytes != NULL;
+}
+
 static void
 test_malformed(void)
 {
-        for (gsize i = 0; i < G_N_ELEMENTS(malformed); i++) {
-                g_autoptr(GError) error = NULL;
-                g_autoptr(GBytes) bytes = NULL;
-
-                g_test_message("malformed multibase \"%s\"", malformed[i].text);
-                bytes = kp_multibase_decode(malformed[i].text, &error);
-                g_assert_null(bytes);
-                kp_test_assert_error(error, malformed[i].code, malformed[i].message);
-        }
+        kp_test_malformed_text(malformed, G_N_ELEMENTS(malformed), decode_text);
 }
 
 static void

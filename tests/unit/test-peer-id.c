@@ -194,101 +194,109 @@ test_inline_boundary(void)
         g_assert_cmpuint(id.len, ==, 34);
 }
 
-typedef struct {
-        const char *name;
-        const char *input;
-        gint code;
-        const char *message;
-} Malformed;
+/* A refused peer id leaves the out-param untouched. */
+static gboolean
+parse_untouched(const guint8 *data, gsize len, GError **error)
+{
+        KpPeerId id = { 0 };
+        gboolean ok = kp_peer_id_parse((const char *)data, &id, error);
+
+        if (!ok)
+                g_assert_cmpuint(id.len, ==, 0);
+        return ok;
+}
+
+static gboolean
+from_bytes_untouched(const guint8 *data, gsize len, GError **error)
+{
+        KpPeerId id = { 0 };
+        gboolean ok = kp_peer_id_from_bytes(data, len, &id, error);
+
+        if (!ok)
+                g_assert_cmpuint(id.len, ==, 0);
+        return ok;
+}
 
 static void
 test_parse_malformed(void)
 {
         g_autofree char *too_long = g_strnfill(KP_MULTIBASE_MAX_TEXT + 1, '1');
-        const Malformed table[] = {
-                { "empty", "", KP_ERROR_INVALID, "empty text" },
-                { "base58 '0'", "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5S0",
-                  KP_ERROR_INVALID, "invalid base58btc character '0'" },
-                { "base58 'l'", "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5l", KP_ERROR_INVALID,
+        const KpTestMalformed table[] = {
+                /* empty */
+                { "", KP_ERROR_INVALID, "empty text" },
+                /* base58 '0' */
+                { "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5S0", KP_ERROR_INVALID,
+                  "invalid base58btc character '0'" },
+                /* base58 'l' */
+                { "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5l", KP_ERROR_INVALID,
                   "invalid base58btc character 'l'" },
-                { "base58 one char short", "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5",
-                  KP_ERROR_UNSUPPORTED, "unsupported hash code" },
-                { "dag-pb CID", "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi",
-                  KP_ERROR_INVALID, "CID codec 0x70 (dag-pb) is not libp2p-key" },
+                /* base58 one char short */
+                { "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5", KP_ERROR_UNSUPPORTED,
+                  "unsupported hash code" },
+                /* dag-pb CID */
+                { "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi", KP_ERROR_INVALID,
+                  "CID codec 0x70 (dag-pb) is not libp2p-key" },
                 /* CIDv1 raw (0x55) of the spec's sha2-256 peer id */
-                { "raw CID", "bafkreie5745rpv2m6tjyuugywy4d5ewrqgqqhfnf445he3omzpjbx5xqxe",
-                  KP_ERROR_INVALID, "CID codec 0x55 (raw)" },
+                { "bafkreie5745rpv2m6tjyuugywy4d5ewrqgqqhfnf445he3omzpjbx5xqxe", KP_ERROR_INVALID,
+                  "CID codec 0x55 (raw)" },
                 /* "bafz" with the version byte 0x01 changed to 0x02 */
-                { "CID version 2", "bajzbeie5745rpv2m6tjyuugywy4d5ewrqgqqhfnf445he3omzpjbx5xqxe",
+                { "bajzbeie5745rpv2m6tjyuugywy4d5ewrqgqqhfnf445he3omzpjbx5xqxe",
                   KP_ERROR_UNSUPPORTED, "CID version 2, expected 1" },
-                { "CID with only a version", "bae", KP_ERROR_TRUNCATED, "CID codec" },
-                { "unknown multibase", "m12345", KP_ERROR_UNSUPPORTED,
-                  "unsupported multibase prefix 'm'" },
-                { "upper-case base32",
-                  "BAFZBEIE5745RPV2M6TJYUUGYWY4D5EWRQGQQHFNF445HE3OMZPJBX5XQXE",
+                /* CID with only a version */
+                { "bae", KP_ERROR_TRUNCATED, "CID codec" },
+                /* unknown multibase */
+                { "m12345", KP_ERROR_UNSUPPORTED, "unsupported multibase prefix 'm'" },
+                /* upper-case base32 */
+                { "BAFZBEIE5745RPV2M6TJYUUGYWY4D5EWRQGQQHFNF445HE3OMZPJBX5XQXE",
                   KP_ERROR_UNSUPPORTED, "unsupported multibase prefix 'B'" },
-                { "base32 '1'", "bafzbeie5745rpv2m6tjyuugywy4d5ewrqgqqhfnf445he3omzpjbx5xqx1",
-                  KP_ERROR_INVALID, "invalid base32 character '1'" },
+                /* base32 '1' */
+                { "bafzbeie5745rpv2m6tjyuugywy4d5ewrqgqqhfnf445he3omzpjbx5xqx1", KP_ERROR_INVALID,
+                  "invalid base32 character '1'" },
                 /* 00 04 deadbeef: an identity multihash that is not a key */
-                { "identity of junk", "1YsFvyU", KP_ERROR_INVALID,
-                  "peer id: inline public key: malformed protobuf" },
-                { "too long", too_long, KP_ERROR_TOO_LARGE, "exceeds 1024" },
+                { "1YsFvyU", KP_ERROR_INVALID, "peer id: inline public key: malformed protobuf" },
+                /* too long */
+                { too_long, KP_ERROR_TOO_LARGE, "exceeds 1024" },
         };
 
-        for (gsize i = 0; i < G_N_ELEMENTS(table); i++) {
-                KpPeerId id = { 0 };
-                g_autoptr(GError) error = NULL;
-
-                g_test_message("parse: %s", table[i].name);
-                g_assert_false(kp_peer_id_parse(table[i].input, &id, &error));
-                g_assert_cmpuint(id.len, ==, 0);
-                kp_test_assert_error(error, table[i].code, table[i].message);
-        }
+        kp_test_malformed_text(table, G_N_ELEMENTS(table), parse_untouched);
 }
 
 static void
 test_bytes_malformed(void)
 {
-        const Malformed table[] = {
-                { "empty", "", KP_ERROR_TRUNCATED, "peer id: empty" },
-                { "sha2-256 one byte short",
-                  "12209dff3b17d74cf4d38a50d8b6383e92d181a10395a5e73a726dcccbd21bf6f0",
+        const KpTestMalformed table[] = {
+                /* empty */
+                { "", KP_ERROR_TRUNCATED, "peer id: empty" },
+                /* sha2-256 one byte short */
+                { "12209dff3b17d74cf4d38a50d8b6383e92d181a10395a5e73a726dcccbd21bf6f0",
                   KP_ERROR_TRUNCATED, "digest length 32 but 31 bytes follow" },
-                { "sha2-256 one byte long",
-                  "12209dff3b17d74cf4d38a50d8b6383e92d181a10395a5e73a726dcccbd21bf6f0b9b9",
+                /* sha2-256 one byte long */
+                { "12209dff3b17d74cf4d38a50d8b6383e92d181a10395a5e73a726dcccbd21bf6f0b9b9",
                   KP_ERROR_INVALID, "digest length 32 but 33 bytes follow" },
-                { "sha2-256 of 31 bytes",
-                  "121f9dff3b17d74cf4d38a50d8b6383e92d181a10395a5e73a726dcccbd21bf6f0",
+                /* sha2-256 of 31 bytes */
+                { "121f9dff3b17d74cf4d38a50d8b6383e92d181a10395a5e73a726dcccbd21bf6f0",
                   KP_ERROR_INVALID, "sha2-256 digest of 31 bytes" },
-                { "sha2-512", "1340" /* digest follows, never read */, KP_ERROR_UNSUPPORTED,
+                /* sha2-512 */
+                { "1340" /* digest follows, never read */, KP_ERROR_UNSUPPORTED,
                   "unsupported hash code 0x13" },
-                { "identity of 43 bytes",
-                  "002b08031227"
+                /* identity of 43 bytes */
+                { "002b08031227"
                   "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a",
                   KP_ERROR_TOO_LARGE, "inline public key of 43 bytes exceeds 42" },
-                { "identity of a 31-byte Ed25519 key",
-                  "00230801121f2ffa35a99d3a3cfbb17bb7c1dc5561b18a8dcca4df38dc613ea859c37eb133",
+                /* identity of a 31-byte Ed25519 key */
+                { "00230801121f2ffa35a99d3a3cfbb17bb7c1dc5561b18a8dcca4df38dc613ea859c37eb133",
                   KP_ERROR_INVALID, "Ed25519 key of 31 bytes" },
-                { "identity of an unknown key type",
-                  "002408091220"
+                /* identity of an unknown key type */
+                { "002408091220"
                   "2ffa35a99d3a3cfbb17bb7c1dc5561b18a8dcca4df38dc613ea859c37eb1336b",
                   KP_ERROR_UNSUPPORTED, "unknown key type 9" },
-                { "code only", "12", KP_ERROR_TRUNCATED, "multihash" },
-                { "overlong varint", "80808080808080808001", KP_ERROR_TOO_LARGE,
-                  "varint longer than 9 bytes" },
+                /* code only */
+                { "12", KP_ERROR_TRUNCATED, "multihash" },
+                /* overlong varint */
+                { "80808080808080808001", KP_ERROR_TOO_LARGE, "varint longer than 9 bytes" },
         };
 
-        for (gsize i = 0; i < G_N_ELEMENTS(table); i++) {
-                g_autoptr(GBytes) buf = kp_test_unhex_bytes(table[i].input);
-                KpPeerId id = { 0 };
-                g_autoptr(GError) error = NULL;
-
-                g_test_message("bytes: %s", table[i].name);
-                g_assert_false(kp_peer_id_from_bytes(g_bytes_get_data(buf, NULL),
-                                                     g_bytes_get_size(buf), &id, &error));
-                g_assert_cmpuint(id.len, ==, 0);
-                kp_test_assert_error(error, table[i].code, table[i].message);
-        }
+        kp_test_malformed_hex(table, G_N_ELEMENTS(table), from_bytes_untouched);
 }
 
 static void
