@@ -6,6 +6,9 @@
 
 #include "kp-test-util.h"
 
+/* A string literal and its length, NULs included. */
+#define S(x) x, sizeof(x) - 1
+
 /* Appends a multistream message to a test buffer. */
 static void
 msg(GByteArray *buf, const char *line)
@@ -525,38 +528,38 @@ test_mss_max_message_boundary(void)
         kp_test_assert_error(error, KP_ERROR_TOO_LARGE, "1025 exceeds limit 1024");
 }
 
+/* Feeds @listener a header, KP_MSS_MAX_ATTEMPTS refused proposals (every
+ * other one "ls" when @alternate_ls) and then @last. */
+static gboolean
+feed_refusals(KpMss *listener, gboolean alternate_ls, const char *last, GError **error)
+{
+        g_autoptr(GByteArray) in = g_byte_array_new();
+
+        msg(in, KP_MSS_PROTOCOL_ID);
+        for (guint i = 0; i < KP_MSS_MAX_ATTEMPTS; i++)
+                msg(in, alternate_ls && i % 2 ? "ls" : "/no");
+        msg(in, last);
+        return kp_mss_feed(listener, in->data, in->len, NULL, error);
+}
+
 static void
 test_mss_attempts_boundary(void)
 {
         const char *lprotos[] = { "/yes", NULL };
 
-        /* KP_MSS_MAX_ATTEMPTS refusals (na or ls), then success, is fine */
         for (guint with_ls = 0; with_ls < 2; with_ls++) {
-                g_autoptr(KpMss) listener = kp_mss_new_listener(lprotos);
-                g_autoptr(GByteArray) in = g_byte_array_new();
+                g_autoptr(KpMss) fits = kp_mss_new_listener(lprotos);
+                g_autoptr(KpMss) over = kp_mss_new_listener(lprotos);
                 g_autoptr(GError) error = NULL;
 
-                msg(in, KP_MSS_PROTOCOL_ID);
-                for (guint i = 0; i < KP_MSS_MAX_ATTEMPTS; i++)
-                        msg(in, with_ls && i % 2 ? "ls" : "/no");
-                msg(in, "/yes");
-                g_assert_true(kp_mss_feed(listener, in->data, in->len, NULL, &error));
+                /* KP_MSS_MAX_ATTEMPTS refusals (na or ls), then success, is fine */
+                g_assert_true(feed_refusals(fits, with_ls, "/yes", &error));
                 g_assert_no_error(error);
-                g_assert_cmpint(kp_mss_get_state(listener), ==, KP_MSS_DONE);
-        }
-        /* one more refusal fails */
-        for (guint with_ls = 0; with_ls < 2; with_ls++) {
-                g_autoptr(KpMss) listener = kp_mss_new_listener(lprotos);
-                g_autoptr(GByteArray) in = g_byte_array_new();
-                g_autoptr(GError) error = NULL;
-
-                msg(in, KP_MSS_PROTOCOL_ID);
-                for (guint i = 0; i < KP_MSS_MAX_ATTEMPTS; i++)
-                        msg(in, "/no");
-                msg(in, with_ls ? "ls" : "/no");
-                g_assert_false(kp_mss_feed(listener, in->data, in->len, NULL, &error));
+                g_assert_cmpint(kp_mss_get_state(fits), ==, KP_MSS_DONE);
+                /* one more refusal fails */
+                g_assert_false(feed_refusals(over, FALSE, with_ls ? "ls" : "/no", &error));
                 kp_test_assert_error(error, KP_ERROR_TOO_LARGE, "exceeded 16 rejected attempts");
-                g_assert_cmpint(kp_mss_get_state(listener), ==, KP_MSS_FAILED);
+                g_assert_cmpint(kp_mss_get_state(over), ==, KP_MSS_FAILED);
         }
 }
 
@@ -564,26 +567,25 @@ static void
 test_mss_eof(void)
 {
         const char *protos[] = { "/a", NULL };
+        static const struct {
+                const char *input; /* fed before the EOF */
+                gsize len;
+                KpError code;
+                const char *substring;
+        } cases[] = {
+                { S(""), KP_ERROR_CLOSED, "before negotiation finished" },
+                { S("\x13/multi"), KP_ERROR_TRUNCATED, "6 of 19 bytes" },
+                { S("\x81"), KP_ERROR_TRUNCATED, "length prefix" },
+        };
 
-        {
+        for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
                 g_autoptr(KpMss) listener = kp_mss_new_listener(protos);
                 g_autoptr(GError) error = NULL;
+
+                g_assert_true(kp_mss_feed(listener, (const guint8 *)cases[i].input, cases[i].len,
+                                          NULL, &error));
                 g_assert_false(kp_mss_feed_eof(listener, &error));
-                kp_test_assert_error(error, KP_ERROR_CLOSED, "before negotiation finished");
-        }
-        {
-                g_autoptr(KpMss) listener = kp_mss_new_listener(protos);
-                g_autoptr(GError) error = NULL;
-                g_assert_true(kp_mss_feed(listener, (const guint8 *)"\x13/multi", 7, NULL, &error));
-                g_assert_false(kp_mss_feed_eof(listener, &error));
-                kp_test_assert_error(error, KP_ERROR_TRUNCATED, "6 of 19 bytes");
-        }
-        {
-                g_autoptr(KpMss) listener = kp_mss_new_listener(protos);
-                g_autoptr(GError) error = NULL;
-                g_assert_true(kp_mss_feed(listener, (const guint8 *)"\x81", 1, NULL, &error));
-                g_assert_false(kp_mss_feed_eof(listener, &error));
-                kp_test_assert_error(error, KP_ERROR_TRUNCATED, "length prefix");
+                kp_test_assert_error(error, (gint)cases[i].code, cases[i].substring);
         }
 }
 
@@ -596,8 +598,6 @@ typedef struct {
         KpError code;
         const char *substring;
 } HostileCase;
-
-#define S(x) x, sizeof(x) - 1
 
 static const HostileCase hostile_cases[] = {
         { "oversize", FALSE, FALSE, S("\x81\x08"), KP_ERROR_TOO_LARGE,

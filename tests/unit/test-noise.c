@@ -924,92 +924,60 @@ test_noise_payload_limits(void)
         pair_clear(&p);
 }
 
+/* A started side of a fresh pair accepts the first @ok_len bytes of @data,
+ * then fails on the rest, or on the end of input when there is no rest. */
+static void
+assert_handshake_fails(gboolean initiator, const guint8 *data, gsize ok_len, gsize len, gint code,
+                       const char *substring)
+{
+        g_autoptr(GError) error = NULL;
+        KpNoise *noise;
+        Pair p;
+
+        pair_init(&p, NULL, NULL, NULL);
+        noise = initiator ? p.i : p.r;
+        g_assert_true(kp_noise_start(noise, &error));
+        if (ok_len > 0) {
+                g_assert_true(kp_noise_feed(noise, data, ok_len, NULL, &error));
+                g_assert_no_error(error);
+        }
+        if (ok_len < len)
+                g_assert_false(kp_noise_feed(noise, data + ok_len, len - ok_len, NULL, &error));
+        else
+                g_assert_false(kp_noise_feed_eof(noise, &error));
+        assert_failed_with(noise, error, code, substring);
+        pair_clear(&p);
+}
+
 static void
 test_noise_framing_errors(void)
 {
-        g_autoptr(GError) error = NULL;
-        Pair p;
+        const guint8 hdr[] = { 0xff, 0xff };
+        const guint8 at[]
+            = { KP_NOISE_MAX_HANDSHAKE_MESSAGE >> 8, KP_NOISE_MAX_HANDSHAKE_MESSAGE & 0xff };
+        const guint8 over[] = { (KP_NOISE_MAX_HANDSHAKE_MESSAGE + 1) >> 8,
+                                (KP_NOISE_MAX_HANDSHAKE_MESSAGE + 1) & 0xff };
+        const guint8 short1[2 + 31] = { 0, 31 };
+        const guint8 short2[2 + 95] = { 0, 95, 9 };
+        const guint8 partial[] = { 0, 32, 1, 2, 3 };
 
         /* A handshake frame header over the limit fails before its body. */
-        {
-                const guint8 hdr[] = { 0xff, 0xff };
-                pair_init(&p, NULL, NULL, NULL);
-                g_assert_true(kp_noise_start(p.r, &error));
-                g_assert_true(kp_noise_feed(p.r, hdr, 1, NULL, &error));
-                g_assert_no_error(error);
-                g_assert_false(kp_noise_feed(p.r, hdr + 1, 1, NULL, &error));
-                assert_failed_with(p.r, error, KP_ERROR_TOO_LARGE,
-                                   "handshake frame of 65535 bytes exceeds");
-                g_clear_error(&error);
-                pair_clear(&p);
-        }
+        assert_handshake_fails(FALSE, hdr, 1, 2, KP_ERROR_TOO_LARGE,
+                               "handshake frame of 65535 bytes exceeds");
         /* The limit itself is only the start of a frame. */
-        {
-                const guint8 at[] = { KP_NOISE_MAX_HANDSHAKE_MESSAGE >> 8,
-                                      KP_NOISE_MAX_HANDSHAKE_MESSAGE & 0xff };
-                const guint8 over[] = { (KP_NOISE_MAX_HANDSHAKE_MESSAGE + 1) >> 8,
-                                        (KP_NOISE_MAX_HANDSHAKE_MESSAGE + 1) & 0xff };
-                pair_init(&p, NULL, NULL, NULL);
-                g_assert_true(kp_noise_start(p.r, &error));
-                g_assert_true(kp_noise_feed(p.r, at, 2, NULL, &error));
-                g_assert_no_error(error);
-                g_assert_false(kp_noise_feed_eof(p.r, &error));
-                assert_failed_with(p.r, error, KP_ERROR_TRUNCATED, "inside a frame (2 of 8290");
-                g_clear_error(&error);
-                pair_clear(&p);
-                pair_init(&p, NULL, NULL, NULL);
-                g_assert_true(kp_noise_start(p.r, &error));
-                g_assert_false(kp_noise_feed(p.r, over, 2, NULL, &error));
-                assert_failed_with(p.r, error, KP_ERROR_TOO_LARGE, "8289 bytes exceeds 8288");
-                g_clear_error(&error);
-                pair_clear(&p);
-        }
+        assert_handshake_fails(FALSE, at, 2, 2, KP_ERROR_TRUNCATED, "inside a frame (2 of 8290");
+        assert_handshake_fails(FALSE, over, 0, 2, KP_ERROR_TOO_LARGE, "8289 bytes exceeds 8288");
         /* Message 1 shorter than its key. */
-        {
-                guint8 frame[2 + 31] = { 0, 31 };
-                pair_init(&p, NULL, NULL, NULL);
-                g_assert_true(kp_noise_start(p.r, &error));
-                g_assert_false(kp_noise_feed(p.r, frame, sizeof frame, NULL, &error));
-                assert_failed_with(p.r, error, KP_ERROR_TRUNCATED,
-                                   "handshake message 1 of 31 bytes is shorter than the 32");
-                g_clear_error(&error);
-                pair_clear(&p);
-        }
+        assert_handshake_fails(FALSE, short1, 0, sizeof short1, KP_ERROR_TRUNCATED,
+                               "handshake message 1 of 31 bytes is shorter than the 32");
         /* Message 2 cut short. */
-        {
-                guint8 frame[2 + 95] = { 0, 95, 9 };
-                pair_init(&p, NULL, NULL, NULL);
-                g_assert_true(kp_noise_start(p.i, &error));
-                g_assert_false(kp_noise_feed(p.i, frame, sizeof frame, NULL, &error));
-                assert_failed_with(p.i, error, KP_ERROR_TRUNCATED,
-                                   "handshake message 2 of 95 bytes is shorter than the 96");
-                g_clear_error(&error);
-                pair_clear(&p);
-        }
+        assert_handshake_fails(TRUE, short2, 0, sizeof short2, KP_ERROR_TRUNCATED,
+                               "handshake message 2 of 95 bytes is shorter than the 96");
         /* The connection ends during the handshake or inside a frame. */
-        {
-                const guint8 partial[] = { 0, 32, 1, 2, 3 };
-                pair_init(&p, NULL, NULL, NULL);
-                g_assert_true(kp_noise_start(p.r, &error));
-                g_assert_false(kp_noise_feed_eof(p.r, &error));
-                assert_failed_with(p.r, error, KP_ERROR_CLOSED, "during the handshake");
-                g_clear_error(&error);
-                pair_clear(&p);
-                pair_init(&p, NULL, NULL, NULL);
-                g_assert_true(kp_noise_start(p.r, &error));
-                g_assert_true(kp_noise_feed(p.r, partial, 1, NULL, &error));
-                g_assert_false(kp_noise_feed_eof(p.r, &error));
-                assert_failed_with(p.r, error, KP_ERROR_TRUNCATED, "inside a frame (1 of 2");
-                g_clear_error(&error);
-                pair_clear(&p);
-                pair_init(&p, NULL, NULL, NULL);
-                g_assert_true(kp_noise_start(p.r, &error));
-                g_assert_true(kp_noise_feed(p.r, partial, sizeof partial, NULL, &error));
-                g_assert_false(kp_noise_feed_eof(p.r, &error));
-                assert_failed_with(p.r, error, KP_ERROR_TRUNCATED, "inside a frame (5 of 34");
-                g_clear_error(&error);
-                pair_clear(&p);
-        }
+        assert_handshake_fails(FALSE, partial, 0, 0, KP_ERROR_CLOSED, "during the handshake");
+        assert_handshake_fails(FALSE, partial, 1, 1, KP_ERROR_TRUNCATED, "inside a frame (1 of 2");
+        assert_handshake_fails(FALSE, partial, sizeof partial, sizeof partial, KP_ERROR_TRUNCATED,
+                               "inside a frame (5 of 34");
 }
 
 static void
