@@ -76,28 +76,35 @@ dir_entry_count(const char *path)
         return n;
 }
 
-static void
-create_identity(Fixture *f, char **ret_peer_id)
+/* Loads or creates the identity in @f, checks which of the two happened, and
+ * returns its peer id. */
+static char *
+load_identity(Fixture *f, gboolean expect_created)
 {
         g_autoptr(KpKeypair) keypair = NULL;
         g_autoptr(GError) error = NULL;
-        gboolean created = FALSE;
+        gboolean created = !expect_created;
 
         keypair = kp_identity_load_or_create(f->state_dir, &created, &error);
         g_assert_no_error(error);
-        g_assert_true(created);
+        g_assert_cmpint(created, ==, expect_created);
+        return peer_id_string(keypair);
+}
+
+static void
+create_identity(Fixture *f, char **ret_peer_id)
+{
+        g_autofree char *peer_id = load_identity(f, TRUE);
+
         if (ret_peer_id != NULL)
-                *ret_peer_id = peer_id_string(keypair);
+                *ret_peer_id = g_steal_pointer(&peer_id);
 }
 
 static void
 test_create_and_reload(Fixture *f, gconstpointer data)
 {
-        g_autoptr(KpKeypair) again = NULL;
-        g_autoptr(GError) error = NULL;
         g_autofree char *first = NULL;
         g_autofree char *second = NULL;
-        gboolean created = TRUE;
         struct stat st;
 
         create_identity(f, &first);
@@ -113,10 +120,7 @@ test_create_and_reload(Fixture *f, gconstpointer data)
         /* a libp2p PrivateKey: 08 01 12 40 <seed> <public> */
         g_assert_cmpint(st.st_size, ==, 68);
 
-        again = kp_identity_load_or_create(f->state_dir, &created, &error);
-        g_assert_no_error(error);
-        g_assert_false(created);
-        second = peer_id_string(again);
+        second = load_identity(f, FALSE);
         g_assert_cmpstr(first, ==, second);
 }
 
@@ -321,10 +325,8 @@ test_js_fixture(Fixture *f, gconstpointer data)
         g_autofree char *contents = NULL;
         g_autofree char *expected = NULL;
         g_autofree char *got = NULL;
-        g_autoptr(KpKeypair) keypair = NULL;
         g_autoptr(GError) error = NULL;
         gsize len = 0;
-        gboolean created = TRUE;
 
         if (root == NULL) {
                 g_test_skip("KP_SOURCE_ROOT is not set");
@@ -338,10 +340,7 @@ test_js_fixture(Fixture *f, gconstpointer data)
         g_assert_cmpint(g_mkdir(f->state_dir, 0700), ==, 0);
         write_key_file(f, (const guint8 *)contents, len);
 
-        keypair = kp_identity_load_or_create(f->state_dir, &created, &error);
-        g_assert_no_error(error);
-        g_assert_false(created);
-        got = peer_id_string(keypair);
+        got = load_identity(f, FALSE);
         g_assert_cmpstr(got, ==, expected);
 }
 
