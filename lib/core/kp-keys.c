@@ -43,17 +43,39 @@ kp_key_type_to_string(KpKeyType type)
         }
 }
 
-static gboolean
-check_protobuf_size(const char *what, gsize len, GError **error)
+/* The bounded unpacking that public and private keys share; @what names the
+ * key in messages. */
+static ProtobufCMessage *
+unpack_key_protobuf(const char *what, const ProtobufCMessageDescriptor *descriptor,
+                    const guint8 *buf, gsize len, GError **error)
 {
+        ProtobufCMessage *msg;
+
         if (len > KP_KEY_PROTOBUF_MAX) {
                 g_set_error(error, KP_ERROR, KP_ERROR_TOO_LARGE,
                             "%s protobuf of %" G_GSIZE_FORMAT " bytes exceeds %d", what, len,
                             KP_KEY_PROTOBUF_MAX);
-                return FALSE;
+                return NULL;
         }
         if (len == 0) {
                 g_set_error(error, KP_ERROR, KP_ERROR_TRUNCATED, "%s protobuf is empty", what);
+                return NULL;
+        }
+        msg = protobuf_c_message_unpack(descriptor, NULL, len, buf);
+        if (msg == NULL)
+                g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
+                            "%s: malformed protobuf (%" G_GSIZE_FORMAT " bytes)", what, len);
+        return msg;
+}
+
+/* Fields we drop would make our re-encoding differ from what was signed or
+ * stored. */
+static gboolean
+check_no_unknown_fields(const char *what, const ProtobufCMessage *msg, GError **error)
+{
+        if (msg->n_unknown_fields > 0) {
+                g_set_error(error, KP_ERROR, KP_ERROR_INVALID, "%s: %u unknown protobuf field(s)",
+                            what, msg->n_unknown_fields);
                 return FALSE;
         }
         return TRUE;
@@ -128,21 +150,13 @@ kp_public_key_from_protobuf(const guint8 *buf, gsize len, GError **error)
         KpPublicKey *key = NULL;
         g_autoptr(GBytes) canonical = NULL;
 
-        if (!check_protobuf_size("public key", len, error))
+        msg = (PublicKey *)unpack_key_protobuf("public key", &public_key__descriptor, buf, len,
+                                               error);
+        if (msg == NULL)
                 return NULL;
-        msg = public_key__unpack(NULL, len, buf);
-        if (msg == NULL) {
-                g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
-                            "public key: malformed protobuf (%" G_GSIZE_FORMAT " bytes)", len);
-                return NULL;
-        }
-        if (!check_key_type("public key", msg->type, error))
+        if (!check_key_type("public key", msg->type, error)
+            || !check_no_unknown_fields("public key", &msg->base, error))
                 goto out;
-        if (msg->base.n_unknown_fields > 0) {
-                g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
-                            "public key: %u unknown protobuf field(s)", msg->base.n_unknown_fields);
-                goto out;
-        }
         if (!check_public_key_data((KpKeyType)msg->type, msg->data.len, error))
                 goto out;
         key = public_key_new((KpKeyType)msg->type, msg->data.data, msg->data.len);
@@ -274,14 +288,10 @@ kp_keypair_from_private_key_protobuf(const guint8 *buf, gsize len, GError **erro
         gsize data_len;
         const guint8 *data;
 
-        if (!check_protobuf_size("private key", len, error))
+        msg = (PrivateKey *)unpack_key_protobuf("private key", &private_key__descriptor, buf, len,
+                                                error);
+        if (msg == NULL)
                 return NULL;
-        msg = private_key__unpack(NULL, len, buf);
-        if (msg == NULL) {
-                g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
-                            "private key: malformed protobuf (%" G_GSIZE_FORMAT " bytes)", len);
-                return NULL;
-        }
         data = msg->data.data;
         data_len = msg->data.len;
         if (!check_key_type("private key", msg->type, error))
@@ -292,12 +302,8 @@ kp_keypair_from_private_key_protobuf(const guint8 *buf, gsize len, GError **erro
                             kp_key_type_to_string((KpKeyType)msg->type));
                 goto out;
         }
-        if (msg->base.n_unknown_fields > 0) {
-                g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
-                            "private key: %u unknown protobuf field(s)",
-                            msg->base.n_unknown_fields);
+        if (!check_no_unknown_fields("private key", &msg->base, error))
                 goto out;
-        }
         /* 32: bare seed; 64: seed || public (js-libp2p, go-libp2p);
          * 96: seed || public || public (old go-libp2p). */
         if (data_len != KP_ED25519_SEED_BYTES && data_len != crypto_sign_SECRETKEYBYTES

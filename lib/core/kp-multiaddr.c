@@ -5,7 +5,6 @@
 
 #include "core/kp-error.h"
 #include "core/kp-multibase.h"
-#include "core/kp-multihash.h"
 #include "core/kp-varint.h"
 
 /* Value sizes in the binary form: a fixed number of bytes, or a varint
@@ -84,21 +83,6 @@ is_dns(guint64 code)
                || code == KP_MULTIADDR_PROTO_DNS6 || code == KP_MULTIADDR_PROTO_DNSADDR;
 }
 
-/* A p2p value must be a peer id: a supported multihash that fits KpPeerId. */
-static gboolean
-validate_peer_id_bytes(const guint8 *buf, gsize len, GError **error)
-{
-        KpMultihashView view;
-
-        if (len > KP_PEER_ID_MAX_BYTES) {
-                g_set_error(error, KP_ERROR, KP_ERROR_TOO_LARGE,
-                            "peer id of %" G_GSIZE_FORMAT " bytes exceeds %d", len,
-                            KP_PEER_ID_MAX_BYTES);
-                return FALSE;
-        }
-        return kp_multihash_parse(buf, len, &view, error);
-}
-
 /* Checks a value of a variable-size protocol, as found in the binary form. */
 static gboolean
 validate_variable_value(const Protocol *proto, const guint8 *value, gsize len, GError **error)
@@ -130,8 +114,10 @@ validate_variable_value(const Protocol *proto, const guint8 *value, gsize len, G
                 return TRUE;
         }
         if (proto->code == KP_MULTIADDR_PROTO_P2P) {
-                if (!validate_peer_id_bytes(value, len, error)) {
-                        g_prefix_error(error, "p2p value is not a valid peer id: ");
+                KpPeerId id;
+
+                if (!kp_peer_id_from_bytes(value, len, &id, error)) {
+                        g_prefix_error(error, "p2p value: ");
                         return FALSE;
                 }
                 return TRUE;
@@ -229,52 +215,6 @@ kp_multiaddr_new_from_bytes(const guint8 *buf, gsize len, GError **error)
         return ma;
 }
 
-/* Peer id text (libp2p/specs peer-ids.md): "1..." or "Qm..." is a bare
- * base58btc multihash, anything else a multibase CIDv1 with the libp2p-key
- * codec. kp-peer-id.c is written on another branch, so this does not call
- * kp_peer_id_parse(). */
-static GBytes *
-parse_peer_id_text(const char *text, GError **error)
-{
-        g_autoptr(GBytes) decoded = NULL;
-        const guint8 *buf;
-        gsize len, pos = 0;
-        guint64 version, codec;
-
-        if (text[0] == '1' || g_str_has_prefix(text, "Qm")) {
-                decoded = kp_base58btc_decode(text, strlen(text), error);
-                if (decoded == NULL)
-                        return NULL;
-                buf = g_bytes_get_data(decoded, &len);
-                if (!validate_peer_id_bytes(buf, len, error))
-                        return NULL;
-                return g_steal_pointer(&decoded);
-        }
-        decoded = kp_multibase_decode(text, error);
-        if (decoded == NULL)
-                return NULL;
-        buf = g_bytes_get_data(decoded, &len);
-        if (!kp_varint_read(buf, len, &pos, &version, error)
-            || !kp_varint_read(buf, len, &pos, &codec, error)) {
-                g_prefix_error(error, "CID: ");
-                return NULL;
-        }
-        if (version != 1) {
-                g_set_error(error, KP_ERROR, KP_ERROR_UNSUPPORTED,
-                            "CID version %" G_GUINT64_FORMAT ", not 1", version);
-                return NULL;
-        }
-        if (codec != KP_CID_CODEC_LIBP2P_KEY) {
-                g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
-                            "CID codec 0x%" G_GINT64_MODIFIER "x is not libp2p-key (0x%x)", codec,
-                            KP_CID_CODEC_LIBP2P_KEY);
-                return NULL;
-        }
-        if (!validate_peer_id_bytes(buf + pos, len - pos, error))
-                return NULL;
-        return g_bytes_new(buf + pos, len - pos);
-}
-
 /* Input echoed in a message: escaped, so that the message stays printable
  * UTF-8 whatever the input was, and cut short, so that hostile input cannot
  * flood a log line. */
@@ -360,17 +300,15 @@ append_text_value(GByteArray *out, const Protocol *proto, const char *value, GEr
                 g_byte_array_append(out, addr, 2);
                 return TRUE;
         case KP_MULTIADDR_PROTO_P2P: {
-                g_autoptr(GBytes) id = parse_peer_id_text(value, error);
-                const guint8 *buf;
+                KpPeerId id;
 
-                if (id == NULL) {
+                if (!kp_peer_id_parse(value, &id, error)) {
                         g_autofree char *quoted = quote_value(value);
-                        g_prefix_error(error, "p2p peer id \"%s\" is not valid: ", quoted);
+                        g_prefix_error(error, "p2p value \"%s\": ", quoted);
                         return FALSE;
                 }
-                buf = g_bytes_get_data(id, &len);
-                kp_varint_append(out, len);
-                g_byte_array_append(out, buf, (guint)len);
+                kp_varint_append(out, id.len);
+                g_byte_array_append(out, id.bytes, id.len);
                 return TRUE;
         }
         default:

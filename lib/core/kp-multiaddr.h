@@ -8,7 +8,9 @@
  * value well formed, within the limits below. The text form is canonical:
  * IPv6 compressed (inet_ntop), ports in plain decimal, "/p2p/<base58btc>",
  * no trailing '/'. On input a single trailing '/' is accepted, as go- and
- * js-multiaddr do, and a p2p value may also be a CIDv1 (libp2p-key). */
+ * js-multiaddr do, and a p2p value may also be a CIDv1 (libp2p-key). A p2p
+ * value is a peer id as kp_peer_id_parse() and kp_peer_id_from_bytes() accept
+ * it: an identity one must hold a public key. */
 #pragma once
 
 #include <glib.h>

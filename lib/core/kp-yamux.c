@@ -843,6 +843,22 @@ host_stream(KpYamuxSession *self, guint32 id, GError **error)
         return st;
 }
 
+/* A host stream that data can still move on: the session has not failed
+ * and the stream was not reset. */
+static KpYamuxStream *
+open_host_stream(KpYamuxSession *self, guint32 id, GError **error)
+{
+        KpYamuxStream *st = host_stream(self, id, error);
+
+        if (st == NULL || !check_not_failed(self, error))
+                return NULL;
+        if (st->reset) {
+                g_set_error(error, KP_ERROR, KP_ERROR_CLOSED, "yamux: stream %u was reset", id);
+                return NULL;
+        }
+        return st;
+}
+
 gssize
 kp_yamux_stream_write(KpYamuxSession *session, guint32 stream_id, const guint8 *data, gsize len,
                       GError **error)
@@ -855,16 +871,9 @@ kp_yamux_stream_write(KpYamuxSession *session, guint32 stream_id, const guint8 *
         g_return_val_if_fail(session != NULL, -1);
         g_return_val_if_fail(data != NULL || len == 0, -1);
 
-        st = host_stream(session, stream_id, error);
+        st = open_host_stream(session, stream_id, error);
         if (st == NULL)
                 return -1;
-        if (!check_not_failed(session, error))
-                return -1;
-        if (st->reset) {
-                g_set_error(error, KP_ERROR, KP_ERROR_CLOSED, "yamux: stream %u was reset",
-                            stream_id);
-                return -1;
-        }
         if (st->local_fin) {
                 g_set_error(error, KP_ERROR, KP_ERROR_CLOSED,
                             "yamux: stream %u is closed for writing", stream_id);
@@ -950,16 +959,9 @@ kp_yamux_stream_read(KpYamuxSession *session, guint32 stream_id, guint8 *buf, gs
         g_return_val_if_fail(session != NULL, -1);
         g_return_val_if_fail(buf != NULL || len == 0, -1);
 
-        st = host_stream(session, stream_id, error);
+        st = open_host_stream(session, stream_id, error);
         if (st == NULL)
                 return -1;
-        if (!check_not_failed(session, error))
-                return -1;
-        if (st->reset) {
-                g_set_error(error, KP_ERROR, KP_ERROR_CLOSED, "yamux: stream %u was reset",
-                            stream_id);
-                return -1;
-        }
         n = MIN(len, buf_len(&st->recv));
         if (n > 0) {
                 memcpy(buf, st->recv.data + st->recv.start, n);

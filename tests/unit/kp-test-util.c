@@ -9,18 +9,48 @@ kp_test_unhex(const char *hex)
 {
         GByteArray *out = g_byte_array_new();
 
-        g_assert_cmpuint(strlen(hex) % 2, ==, 0);
-        for (gsize i = 0; hex[i] != '\0'; i += 2) {
-                int hi = g_ascii_xdigit_value(hex[i]);
-                int lo = g_ascii_xdigit_value(hex[i + 1]);
+        for (gsize i = 0; hex[i] != '\0'; i++) {
+                int hi, lo;
                 guint8 b;
 
+                if (hex[i] == ' ')
+                        continue;
+                hi = g_ascii_xdigit_value(hex[i]);
+                lo = g_ascii_xdigit_value(hex[i + 1]);
                 g_assert_cmpint(hi, >=, 0);
                 g_assert_cmpint(lo, >=, 0);
                 b = (guint8)(hi << 4 | lo);
                 g_byte_array_append(out, &b, 1);
+                i++;
         }
         return out;
+}
+
+GBytes *
+kp_test_unhex_bytes(const char *hex)
+{
+        return g_byte_array_free_to_bytes(kp_test_unhex(hex));
+}
+
+char *
+kp_test_hex(const guint8 *data, gsize len)
+{
+        GString *out = g_string_sized_new(2 * len);
+
+        for (gsize i = 0; i < len; i++)
+                g_string_append_printf(out, "%02x", data[i]);
+        return g_string_free(out, FALSE);
+}
+
+void
+kp_test_assert_bytes(GBytes *bytes, const guint8 *expected, gsize len)
+{
+        gsize got_len = 0;
+        const guint8 *got;
+
+        g_assert_nonnull(bytes);
+        got = g_bytes_get_data(bytes, &got_len);
+        g_assert_cmpmem(got, got_len, expected, len);
 }
 
 void
@@ -31,4 +61,48 @@ kp_test_assert_error(const GError *error, int code, const char *substring)
             || strstr(error->message, substring) == NULL)
                 g_error("expected KP_ERROR code %d containing \"%s\", got %s code %d: %s", code,
                         substring, g_quark_to_string(error->domain), error->code, error->message);
+}
+
+gboolean
+kp_test_feed(KpTestFeedFunc feed, gpointer machine, const guint8 *data, gsize len, gsize chunk,
+             GError **error)
+{
+        if (chunk == 0)
+                return feed(machine, data, len, error);
+        for (gsize pos = 0; pos < len; pos += chunk) {
+                if (!feed(machine, data + pos, MIN(chunk, len - pos), error))
+                        return FALSE;
+        }
+        return TRUE;
+}
+
+static void
+check_malformed(const KpTestMalformed *c, const guint8 *data, gsize len, KpTestDecodeFunc decode)
+{
+        g_autoptr(GError) error = NULL;
+        g_autofree char *shown = g_strescape(c->input, NULL);
+
+        g_test_message("malformed \"%s\"", shown);
+        if (decode(data, len, &error))
+                g_error("\"%s\" was accepted, expected KP_ERROR code %d containing \"%s\"", shown,
+                        c->code, c->message);
+        kp_test_assert_error(error, c->code, c->message);
+}
+
+void
+kp_test_malformed_hex(const KpTestMalformed *cases, gsize n_cases, KpTestDecodeFunc decode)
+{
+        for (gsize i = 0; i < n_cases; i++) {
+                g_autoptr(GByteArray) bytes = kp_test_unhex(cases[i].input);
+
+                check_malformed(&cases[i], bytes->data, bytes->len, decode);
+        }
+}
+
+void
+kp_test_malformed_text(const KpTestMalformed *cases, gsize n_cases, KpTestDecodeFunc decode)
+{
+        for (gsize i = 0; i < n_cases; i++)
+                check_malformed(&cases[i], (const guint8 *)cases[i].input, strlen(cases[i].input),
+                                decode);
 }

@@ -8,6 +8,8 @@
 #include "core/kp-peer-id.h"
 #include "net/kp-identity.h"
 
+#include "kp-test-util.h"
+
 typedef struct {
         char *root;      /* from g_dir_make_tmp, removed afterwards */
         char *state_dir; /* root/state, not created yet */
@@ -74,28 +76,35 @@ dir_entry_count(const char *path)
         return n;
 }
 
-static void
-create_identity(Fixture *f, char **ret_peer_id)
+/* Loads or creates the identity in @f, checks which of the two happened, and
+ * returns its peer id. */
+static char *
+load_identity(Fixture *f, gboolean expect_created)
 {
         g_autoptr(KpKeypair) keypair = NULL;
         g_autoptr(GError) error = NULL;
-        gboolean created = FALSE;
+        gboolean created = !expect_created;
 
         keypair = kp_identity_load_or_create(f->state_dir, &created, &error);
         g_assert_no_error(error);
-        g_assert_true(created);
+        g_assert_cmpint(created, ==, expect_created);
+        return peer_id_string(keypair);
+}
+
+static void
+create_identity(Fixture *f, char **ret_peer_id)
+{
+        g_autofree char *peer_id = load_identity(f, TRUE);
+
         if (ret_peer_id != NULL)
-                *ret_peer_id = peer_id_string(keypair);
+                *ret_peer_id = g_steal_pointer(&peer_id);
 }
 
 static void
 test_create_and_reload(Fixture *f, gconstpointer data)
 {
-        g_autoptr(KpKeypair) again = NULL;
-        g_autoptr(GError) error = NULL;
         g_autofree char *first = NULL;
         g_autofree char *second = NULL;
-        gboolean created = TRUE;
         struct stat st;
 
         create_identity(f, &first);
@@ -111,10 +120,7 @@ test_create_and_reload(Fixture *f, gconstpointer data)
         /* a libp2p PrivateKey: 08 01 12 40 <seed> <public> */
         g_assert_cmpint(st.st_size, ==, 68);
 
-        again = kp_identity_load_or_create(f->state_dir, &created, &error);
-        g_assert_no_error(error);
-        g_assert_false(created);
-        second = peer_id_string(again);
+        second = load_identity(f, FALSE);
         g_assert_cmpstr(first, ==, second);
 }
 
@@ -161,9 +167,7 @@ assert_refused(Fixture *f, gint code, const char *message)
         keypair = kp_identity_load_or_create(f->state_dir, &created, &error);
         g_assert_null(keypair);
         g_assert_cmpint(created, ==, 42);
-        g_assert_error(error, KP_ERROR, code);
-        if (strstr(error->message, message) == NULL)
-                g_error("\"%s\" does not contain \"%s\"", error->message, message);
+        kp_test_assert_error(error, code, message);
 }
 
 static void
@@ -321,10 +325,8 @@ test_js_fixture(Fixture *f, gconstpointer data)
         g_autofree char *contents = NULL;
         g_autofree char *expected = NULL;
         g_autofree char *got = NULL;
-        g_autoptr(KpKeypair) keypair = NULL;
         g_autoptr(GError) error = NULL;
         gsize len = 0;
-        gboolean created = TRUE;
 
         if (root == NULL) {
                 g_test_skip("KP_SOURCE_ROOT is not set");
@@ -338,10 +340,7 @@ test_js_fixture(Fixture *f, gconstpointer data)
         g_assert_cmpint(g_mkdir(f->state_dir, 0700), ==, 0);
         write_key_file(f, (const guint8 *)contents, len);
 
-        keypair = kp_identity_load_or_create(f->state_dir, &created, &error);
-        g_assert_no_error(error);
-        g_assert_false(created);
-        got = peer_id_string(keypair);
+        got = load_identity(f, FALSE);
         g_assert_cmpstr(got, ==, expected);
 }
 
@@ -353,8 +352,7 @@ test_load_missing(Fixture *f, gconstpointer data)
 
         keypair = kp_identity_load(f->key_path, &error);
         g_assert_null(keypair);
-        g_assert_error(error, KP_ERROR, KP_ERROR_NOT_FOUND);
-        g_assert_nonnull(strstr(error->message, f->key_path));
+        kp_test_assert_error(error, KP_ERROR_NOT_FOUND, f->key_path);
 }
 
 int

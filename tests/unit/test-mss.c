@@ -4,6 +4,11 @@
 #include "core/kp-mss.h"
 #include "core/kp-varint.h"
 
+#include "kp-test-util.h"
+
+/* A string literal and its length, NULs included. */
+#define S(x) x, sizeof(x) - 1
+
 /* Appends a multistream message to a test buffer. */
 static void
 msg(GByteArray *buf, const char *line)
@@ -31,15 +36,10 @@ take_into(KpMss *mss, GByteArray *wire)
         g_byte_array_append(wire, data, (guint)len);
 }
 
-static void
-assert_bytes(GBytes *bytes, const guint8 *expected, gsize expected_len)
+static gboolean
+feed_mss(gpointer mss, const guint8 *data, gsize len, GError **error)
 {
-        gsize len = 0;
-        const guint8 *data;
-
-        g_assert_nonnull(bytes);
-        data = g_bytes_get_data(bytes, &len);
-        g_assert_cmpmem(data, len, expected, expected_len);
+        return kp_mss_feed(mss, data, len, NULL, error);
 }
 
 /* Feeds @wire to @mss in chunks of @chunk (0 = all at once) until it is no
@@ -156,10 +156,10 @@ test_mss_initial_output(void)
                 '1',  '.', '0', '.', '0', '\n', 0x07, '/', 'n', 'o', 'i', 's', 'e', '\n' };
 
         dout = kp_mss_take_output(dialer);
-        assert_bytes(dout, dexp, sizeof(dexp));
+        kp_test_assert_bytes(dout, dexp, sizeof(dexp));
         g_assert_null(kp_mss_take_output(dialer));
         lout = kp_mss_take_output(listener);
-        assert_bytes(lout, dexp, 20);
+        kp_test_assert_bytes(lout, dexp, 20);
         g_assert_null(kp_mss_take_output(listener));
 
         g_assert_cmpint(kp_mss_get_state(dialer), ==, KP_MSS_NEGOTIATING);
@@ -234,7 +234,7 @@ test_mss_na_wire(void)
         g_assert_no_error(error);
         g_assert_cmpuint(consumed, ==, in->len);
         out = kp_mss_take_output(dialer);
-        assert_bytes(out, exp, sizeof(exp));
+        kp_test_assert_bytes(out, exp, sizeof(exp));
         g_assert_cmpint(kp_mss_get_state(dialer), ==, KP_MSS_NEGOTIATING);
 }
 
@@ -252,8 +252,7 @@ test_mss_no_common(void)
 
         pump(dialer, listener, 0, NULL, NULL, &derr, &lerr);
         g_assert_no_error(lerr);
-        g_assert_error(derr, KP_ERROR, KP_ERROR_NEGOTIATION);
-        g_assert_nonnull(strstr(derr->message, "no protocol in common: offered /a, /b"));
+        kp_test_assert_error(derr, KP_ERROR_NEGOTIATION, "no protocol in common: offered /a, /b");
         g_assert_cmpint(kp_mss_get_state(dialer), ==, KP_MSS_FAILED);
         g_assert_null(kp_mss_get_protocol(dialer));
         g_assert_false(kp_mss_may_send(dialer));
@@ -332,7 +331,7 @@ test_mss_ls_empty(void)
         msg(in, "ls");
         g_assert_true(kp_mss_feed(listener, in->data, in->len, NULL, &error));
         out = kp_mss_take_output(listener);
-        assert_bytes(out, exp_ls, sizeof(exp_ls));
+        kp_test_assert_bytes(out, exp_ls, sizeof(exp_ls));
         data = g_bytes_get_data(out, &len);
         listed = kp_mss_parse_ls(data + 1, len - 1, &error);
         g_assert_no_error(error);
@@ -370,8 +369,7 @@ test_mss_parse_ls_bad(void)
                 g_test_message("case %s", cases[i].name);
                 listed = kp_mss_parse_ls(cases[i].body, cases[i].len, &error);
                 g_assert_null(listed);
-                g_assert_error(error, KP_ERROR, (gint)cases[i].code);
-                g_assert_nonnull(strstr(error->message, cases[i].substring));
+                kp_test_assert_error(error, (gint)cases[i].code, cases[i].substring);
                 g_assert_true(
                     g_str_has_prefix(error->message, "multistream-select: ls response: "));
         }
@@ -472,8 +470,7 @@ test_mss_lazy_refused(void)
 
         pump(dialer, listener, 0, NULL, NULL, &derr, &lerr);
         g_assert_no_error(lerr);
-        g_assert_error(derr, KP_ERROR, KP_ERROR_NEGOTIATION);
-        g_assert_nonnull(strstr(derr->message, "no protocol in common: offered /noise"));
+        kp_test_assert_error(derr, KP_ERROR_NEGOTIATION, "no protocol in common: offered /noise");
         g_assert_false(kp_mss_may_send(dialer));
         g_assert_null(kp_mss_get_protocol(dialer));
 }
@@ -528,8 +525,21 @@ test_mss_max_message_boundary(void)
         g_assert_cmpuint(in->data[1], ==, 0x08);
         /* refused as soon as the prefix is read, before the body */
         g_assert_false(kp_mss_feed(listener, in->data, 2, NULL, &error));
-        g_assert_error(error, KP_ERROR, KP_ERROR_TOO_LARGE);
-        g_assert_nonnull(strstr(error->message, "1025 exceeds limit 1024"));
+        kp_test_assert_error(error, KP_ERROR_TOO_LARGE, "1025 exceeds limit 1024");
+}
+
+/* Feeds @listener a header, KP_MSS_MAX_ATTEMPTS refused proposals (every
+ * other one "ls" when @alternate_ls) and then @last. */
+static gboolean
+feed_refusals(KpMss *listener, gboolean alternate_ls, const char *last, GError **error)
+{
+        g_autoptr(GByteArray) in = g_byte_array_new();
+
+        msg(in, KP_MSS_PROTOCOL_ID);
+        for (guint i = 0; i < KP_MSS_MAX_ATTEMPTS; i++)
+                msg(in, alternate_ls && i % 2 ? "ls" : "/no");
+        msg(in, last);
+        return kp_mss_feed(listener, in->data, in->len, NULL, error);
 }
 
 static void
@@ -537,34 +547,19 @@ test_mss_attempts_boundary(void)
 {
         const char *lprotos[] = { "/yes", NULL };
 
-        /* KP_MSS_MAX_ATTEMPTS refusals (na or ls), then success, is fine */
         for (guint with_ls = 0; with_ls < 2; with_ls++) {
-                g_autoptr(KpMss) listener = kp_mss_new_listener(lprotos);
-                g_autoptr(GByteArray) in = g_byte_array_new();
+                g_autoptr(KpMss) fits = kp_mss_new_listener(lprotos);
+                g_autoptr(KpMss) over = kp_mss_new_listener(lprotos);
                 g_autoptr(GError) error = NULL;
 
-                msg(in, KP_MSS_PROTOCOL_ID);
-                for (guint i = 0; i < KP_MSS_MAX_ATTEMPTS; i++)
-                        msg(in, with_ls && i % 2 ? "ls" : "/no");
-                msg(in, "/yes");
-                g_assert_true(kp_mss_feed(listener, in->data, in->len, NULL, &error));
+                /* KP_MSS_MAX_ATTEMPTS refusals (na or ls), then success, is fine */
+                g_assert_true(feed_refusals(fits, with_ls, "/yes", &error));
                 g_assert_no_error(error);
-                g_assert_cmpint(kp_mss_get_state(listener), ==, KP_MSS_DONE);
-        }
-        /* one more refusal fails */
-        for (guint with_ls = 0; with_ls < 2; with_ls++) {
-                g_autoptr(KpMss) listener = kp_mss_new_listener(lprotos);
-                g_autoptr(GByteArray) in = g_byte_array_new();
-                g_autoptr(GError) error = NULL;
-
-                msg(in, KP_MSS_PROTOCOL_ID);
-                for (guint i = 0; i < KP_MSS_MAX_ATTEMPTS; i++)
-                        msg(in, "/no");
-                msg(in, with_ls ? "ls" : "/no");
-                g_assert_false(kp_mss_feed(listener, in->data, in->len, NULL, &error));
-                g_assert_error(error, KP_ERROR, KP_ERROR_TOO_LARGE);
-                g_assert_nonnull(strstr(error->message, "exceeded 16 rejected attempts"));
-                g_assert_cmpint(kp_mss_get_state(listener), ==, KP_MSS_FAILED);
+                g_assert_cmpint(kp_mss_get_state(fits), ==, KP_MSS_DONE);
+                /* one more refusal fails */
+                g_assert_false(feed_refusals(over, FALSE, with_ls ? "ls" : "/no", &error));
+                kp_test_assert_error(error, KP_ERROR_TOO_LARGE, "exceeded 16 rejected attempts");
+                g_assert_cmpint(kp_mss_get_state(over), ==, KP_MSS_FAILED);
         }
 }
 
@@ -572,29 +567,25 @@ static void
 test_mss_eof(void)
 {
         const char *protos[] = { "/a", NULL };
+        static const struct {
+                const char *input; /* fed before the EOF */
+                gsize len;
+                KpError code;
+                const char *substring;
+        } cases[] = {
+                { S(""), KP_ERROR_CLOSED, "before negotiation finished" },
+                { S("\x13/multi"), KP_ERROR_TRUNCATED, "6 of 19 bytes" },
+                { S("\x81"), KP_ERROR_TRUNCATED, "length prefix" },
+        };
 
-        {
+        for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
                 g_autoptr(KpMss) listener = kp_mss_new_listener(protos);
                 g_autoptr(GError) error = NULL;
+
+                g_assert_true(kp_mss_feed(listener, (const guint8 *)cases[i].input, cases[i].len,
+                                          NULL, &error));
                 g_assert_false(kp_mss_feed_eof(listener, &error));
-                g_assert_error(error, KP_ERROR, KP_ERROR_CLOSED);
-                g_assert_nonnull(strstr(error->message, "before negotiation finished"));
-        }
-        {
-                g_autoptr(KpMss) listener = kp_mss_new_listener(protos);
-                g_autoptr(GError) error = NULL;
-                g_assert_true(kp_mss_feed(listener, (const guint8 *)"\x13/multi", 7, NULL, &error));
-                g_assert_false(kp_mss_feed_eof(listener, &error));
-                g_assert_error(error, KP_ERROR, KP_ERROR_TRUNCATED);
-                g_assert_nonnull(strstr(error->message, "6 of 19 bytes"));
-        }
-        {
-                g_autoptr(KpMss) listener = kp_mss_new_listener(protos);
-                g_autoptr(GError) error = NULL;
-                g_assert_true(kp_mss_feed(listener, (const guint8 *)"\x81", 1, NULL, &error));
-                g_assert_false(kp_mss_feed_eof(listener, &error));
-                g_assert_error(error, KP_ERROR, KP_ERROR_TRUNCATED);
-                g_assert_nonnull(strstr(error->message, "length prefix"));
+                kp_test_assert_error(error, (gint)cases[i].code, cases[i].substring);
         }
 }
 
@@ -607,8 +598,6 @@ typedef struct {
         KpError code;
         const char *substring;
 } HostileCase;
-
-#define S(x) x, sizeof(x) - 1
 
 static const HostileCase hostile_cases[] = {
         { "oversize", FALSE, FALSE, S("\x81\x08"), KP_ERROR_TOO_LARGE,
@@ -679,19 +668,10 @@ test_mss_hostile(void)
                         g_autoptr(KpMss) mss = c->dialer ? kp_mss_new_dialer(protos, FALSE)
                                                          : kp_mss_new_listener(protos);
                         g_autoptr(GError) error = NULL;
-                        gboolean ok = TRUE;
 
-                        if (bytewise) {
-                                for (guint j = 0; j < in->len && ok; j++)
-                                        ok = kp_mss_feed(mss, in->data + j, 1, NULL, &error);
-                        } else {
-                                ok = kp_mss_feed(mss, in->data, in->len, NULL, &error);
-                        }
-                        g_assert_false(ok);
-                        g_assert_error(error, KP_ERROR, (gint)c->code);
-                        if (strstr(error->message, c->substring) == NULL)
-                                g_error("case %s: \"%s\" lacks \"%s\"", c->name, error->message,
-                                        c->substring);
+                        g_assert_false(
+                            kp_test_feed(feed_mss, mss, in->data, in->len, bytewise, &error));
+                        kp_test_assert_error(error, (gint)c->code, c->substring);
                         g_assert_true(g_str_has_prefix(error->message, "multistream-select: "));
                         g_assert_cmpint(kp_mss_get_state(mss), ==, KP_MSS_FAILED);
                 }
@@ -755,8 +735,7 @@ test_mss_decode_message(void)
                 g_test_message("case %s", cases[i].name);
                 g_assert_false(kp_mss_decode_message((const guint8 *)cases[i].input, cases[i].len,
                                                      &p, &line, &err));
-                g_assert_error(err, KP_ERROR, (gint)cases[i].code);
-                g_assert_nonnull(strstr(err->message, cases[i].substring));
+                kp_test_assert_error(err, (gint)cases[i].code, cases[i].substring);
                 g_assert_cmpuint(p, ==, 0);
                 g_assert_null(line);
         }

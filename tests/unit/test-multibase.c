@@ -3,6 +3,9 @@
 #include "core/kp-error.h"
 #include "core/kp-multibase.h"
 
+#include "kp-test-util.h"
+#include "kp-test-vectors.h"
+
 typedef struct {
         const char *data;
         gsize len;
@@ -111,8 +114,8 @@ test_multibase_prefix(void)
 static void
 test_base58_peer_ids(void)
 {
-        const char *ed = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA";
-        const char *sha = "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N";
+        const char *ed = SPEC_PEER_ED;
+        const char *sha = SPEC_PEER_SHA;
         g_autoptr(GBytes) ed_bytes = NULL;
         g_autoptr(GBytes) sha_bytes = NULL;
         g_autofree char *ed_again = NULL;
@@ -177,20 +180,14 @@ test_max_text(void)
         g_assert_no_error(error);
         g_assert_cmpuint(g_bytes_get_size(bytes), ==, KP_MULTIBASE_MAX_TEXT);
         g_assert_null(kp_base58btc_decode(long58, strlen(long58), &error));
-        g_assert_error(error, KP_ERROR, KP_ERROR_TOO_LARGE);
-        g_assert_nonnull(strstr(error->message, "exceeds 1024"));
+        kp_test_assert_error(error, KP_ERROR_TOO_LARGE, "exceeds 1024");
         g_clear_error(&error);
         g_assert_null(kp_base32_decode(long32, strlen(long32), &error));
         g_assert_error(error, KP_ERROR, KP_ERROR_TOO_LARGE);
 }
 
-typedef struct {
-        const char *text; /* multibase, with prefix */
-        gint code;
-        const char *message;
-} Malformed;
-
-static const Malformed malformed[] = {
+/* Multibase text, with its prefix. */
+static const KpTestMalformed malformed[] = {
         { "", KP_ERROR_INVALID, "empty multibase text" },
         { "m", KP_ERROR_UNSUPPORTED, "unsupported multibase prefix 'm'" },
         { "B", KP_ERROR_UNSUPPORTED, "unsupported multibase prefix 'B'" },
@@ -211,19 +208,18 @@ static const Malformed malformed[] = {
         { "bmzxr", KP_ERROR_INVALID, "non-zero trailing bits" },
 };
 
+static gboolean
+decode_text(const guint8 *data, gsize len, GError **error)
+{
+        g_autoptr(GBytes) bytes = kp_multibase_decode((const char *)data, error);
+
+        return bytes != NULL;
+}
+
 static void
 test_malformed(void)
 {
-        for (gsize i = 0; i < G_N_ELEMENTS(malformed); i++) {
-                g_autoptr(GError) error = NULL;
-                g_autoptr(GBytes) bytes = NULL;
-
-                g_test_message("malformed multibase \"%s\"", malformed[i].text);
-                bytes = kp_multibase_decode(malformed[i].text, &error);
-                g_assert_null(bytes);
-                g_assert_error(error, KP_ERROR, malformed[i].code);
-                g_assert_nonnull(strstr(error->message, malformed[i].message));
-        }
+        kp_test_malformed_text(malformed, G_N_ELEMENTS(malformed), decode_text);
 }
 
 static void

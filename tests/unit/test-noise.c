@@ -3,24 +3,11 @@
 
 #include "core/kp-error.h"
 #include "core/kp-noise.h"
+
+#include "kp-test-util.h"
 #include "proto/noise.pb-c.h"
 
 /* ---- helpers ---- */
-
-static GByteArray *
-hex(const char *text)
-{
-        GByteArray *out = g_byte_array_new();
-        gsize len = strlen(text);
-
-        g_assert_cmpuint(len % 2, ==, 0);
-        for (gsize i = 0; i < len; i += 2) {
-                guint8 b = (guint8)((g_ascii_xdigit_value(text[i]) << 4)
-                                    | g_ascii_xdigit_value(text[i + 1]));
-                g_byte_array_append(out, &b, 1);
-        }
-        return out;
-}
 
 static void
 assert_bytes(const guint8 *got, gsize got_len, const GByteArray *want)
@@ -151,11 +138,11 @@ test_noise_vectors(void)
 {
         for (gsize v = 0; v < G_N_ELEMENTS(noise_vectors); v++) {
                 const NoiseVector *vec = &noise_vectors[v];
-                g_autoptr(GByteArray) prologue = hex(vec->prologue);
-                g_autoptr(GByteArray) is = hex(VEC_INIT_STATIC);
-                g_autoptr(GByteArray) ie = hex(VEC_INIT_EPHEMERAL);
-                g_autoptr(GByteArray) rs = hex(VEC_RESP_STATIC);
-                g_autoptr(GByteArray) re = hex(VEC_RESP_EPHEMERAL);
+                g_autoptr(GByteArray) prologue = kp_test_unhex(vec->prologue);
+                g_autoptr(GByteArray) is = kp_test_unhex(VEC_INIT_STATIC);
+                g_autoptr(GByteArray) ie = kp_test_unhex(VEC_INIT_EPHEMERAL);
+                g_autoptr(GByteArray) rs = kp_test_unhex(VEC_RESP_STATIC);
+                g_autoptr(GByteArray) re = kp_test_unhex(VEC_RESP_EPHEMERAL);
                 g_autoptr(KpNoiseXX) init = kp_noise_xx_new(TRUE, prologue->data, prologue->len);
                 g_autoptr(KpNoiseXX) resp = kp_noise_xx_new(FALSE, prologue->data, prologue->len);
                 g_autoptr(KpNoiseCipher) i_send = NULL;
@@ -172,8 +159,8 @@ test_noise_vectors(void)
                 g_assert_no_error(error);
 
                 for (guint m = 0; m < 6; m++) {
-                        g_autoptr(GByteArray) payload = hex(vec->payload[m]);
-                        g_autoptr(GByteArray) want = hex(vec->ciphertext[m]);
+                        g_autoptr(GByteArray) payload = kp_test_unhex(vec->payload[m]);
+                        g_autoptr(GByteArray) want = kp_test_unhex(vec->ciphertext[m]);
                         g_autoptr(GByteArray) msg = g_byte_array_new();
                         g_autoptr(GByteArray) got = g_byte_array_new();
                         /* The initiator writes messages 1, 3 and 5. */
@@ -198,7 +185,8 @@ test_noise_vectors(void)
                                         kp_noise_xx_get_handshake_hash(resp, hr);
                                         g_assert_cmpmem(hi, sizeof hi, hr, sizeof hr);
                                         if (vec->handshake_hash != NULL) {
-                                                g_autoptr(GByteArray) hh = hex(vec->handshake_hash);
+                                                g_autoptr(GByteArray) hh
+                                                    = kp_test_unhex(vec->handshake_hash);
                                                 assert_bytes(hi, sizeof hi, hh);
                                         }
                                         g_assert_true(
@@ -237,8 +225,7 @@ test_noise_xx_misuse(void)
 
         /* The responder does not write first. */
         g_assert_false(kp_noise_xx_write_message(resp, NULL, 0, msg, &error));
-        g_assert_error(error, KP_ERROR, KP_ERROR_PROTOCOL);
-        g_assert_nonnull(strstr(error->message, "initiator's to write"));
+        kp_test_assert_error(error, KP_ERROR_PROTOCOL, "initiator's to write");
         g_clear_error(&error);
         g_assert_false(kp_noise_xx_split(init, &a, &b, &error));
         g_assert_error(error, KP_ERROR, KP_ERROR_PROTOCOL);
@@ -251,8 +238,7 @@ test_noise_xx_misuse(void)
         g_assert_no_error(error);
         g_byte_array_set_size(msg, 0);
         g_assert_false(kp_noise_xx_write_message(resp, NULL, 0, msg, &error));
-        g_assert_error(error, KP_ERROR, KP_ERROR_FAILED);
-        g_assert_nonnull(strstr(error->message, "static key"));
+        kp_test_assert_error(error, KP_ERROR_FAILED, "static key");
         g_clear_error(&error);
         g_assert_true(kp_noise_xx_set_static(resp, secret, &error));
         g_assert_true(kp_noise_xx_write_message(resp, NULL, 0, msg, &error));
@@ -302,8 +288,7 @@ test_noise_cipher_nonce(void)
         /* A forged message is refused and does not consume the nonce. */
         ct->data[0] ^= 1;
         g_assert_false(kp_noise_cipher_decrypt(rx, NULL, 0, ct->data, ct->len, pt, &error));
-        g_assert_error(error, KP_ERROR, KP_ERROR_CRYPTO);
-        g_assert_nonnull(strstr(error->message, "bad tag"));
+        kp_test_assert_error(error, KP_ERROR_CRYPTO, "bad tag");
         g_assert_cmpuint(pt->len, ==, 0);
         g_clear_error(&error);
         ct->data[0] ^= 1;
@@ -313,19 +298,16 @@ test_noise_cipher_nonce(void)
 
         g_byte_array_set_size(ct, 0);
         g_assert_false(kp_noise_cipher_encrypt(tx, NULL, 0, msg, sizeof msg, ct, &error));
-        g_assert_error(error, KP_ERROR, KP_ERROR_CRYPTO);
-        g_assert_nonnull(strstr(error->message, "nonce exhausted"));
+        kp_test_assert_error(error, KP_ERROR_CRYPTO, "nonce exhausted");
         g_assert_cmpuint(ct->len, ==, 0);
         g_clear_error(&error);
         g_assert_false(kp_noise_cipher_decrypt(rx, NULL, 0, pt->data, 20, pt, &error));
-        g_assert_error(error, KP_ERROR, KP_ERROR_CRYPTO);
-        g_assert_nonnull(strstr(error->message, "nonce exhausted"));
+        kp_test_assert_error(error, KP_ERROR_CRYPTO, "nonce exhausted");
         g_clear_error(&error);
 
         /* Shorter than a tag; larger than a frame. */
         g_assert_false(kp_noise_cipher_decrypt(rx, NULL, 0, msg, 15, pt, &error));
-        g_assert_error(error, KP_ERROR, KP_ERROR_TRUNCATED);
-        g_assert_nonnull(strstr(error->message, "16-byte tag"));
+        kp_test_assert_error(error, KP_ERROR_TRUNCATED, "16-byte tag");
         g_clear_error(&error);
         {
                 g_autofree guint8 *big = g_malloc0(KP_NOISE_MAX_PLAINTEXT + 1);
@@ -385,8 +367,7 @@ test_noise_fixed_keys(void)
         g_autoptr(GError) error = NULL;
         guint8 e_pub[KP_NOISE_KEY_BYTES];
         guint8 hi[KP_NOISE_HASH_BYTES], hr[KP_NOISE_HASH_BYTES];
-        g_autoptr(GByteArray) pinned
-            = hex("15eae7318da05a7d7dfc7e0bee1215dd698e3467e0da9ec7fc820604a6bbe5bf");
+        g_autofree char *hash = NULL;
 
         pair_init(&p, NULL, NULL, NULL);
         g_assert_false(kp_noise_get_handshake_hash(p.i, hi));
@@ -410,12 +391,9 @@ test_noise_fixed_keys(void)
         g_assert_cmpmem(hi, sizeof hi, hr, sizeof hr);
         /* Fixed keys and deterministic Ed25519 signatures give a fixed
          * transcript: a change here is a change on the wire. */
-        if (g_getenv("KP_NOISE_PRINT_HASH") != NULL) {
-                g_autofree char *h = g_malloc(2 * sizeof hi + 1);
-                sodium_bin2hex(h, 2 * sizeof hi + 1, hi, sizeof hi);
-                g_printerr("handshake hash %s\n", h);
-        }
-        assert_bytes(hi, sizeof hi, pinned);
+        hash = kp_test_hex(hi, sizeof hi);
+        g_assert_cmpstr(hash, ==,
+                        "15eae7318da05a7d7dfc7e0bee1215dd698e3467e0da9ec7fc820604a6bbe5bf");
         pair_clear(&p);
 }
 
@@ -632,9 +610,7 @@ static const char *const low_order_points[] = {
 static void
 assert_failed_with(KpNoise *noise, GError *error, gint code, const char *substring)
 {
-        g_assert_error(error, KP_ERROR, code);
-        if (strstr(error->message, substring) == NULL)
-                g_error("'%s' does not contain '%s'", error->message, substring);
+        kp_test_assert_error(error, code, substring);
         g_assert_cmpint(kp_noise_get_state(noise), ==, KP_NOISE_STATE_FAILED);
 }
 
@@ -642,7 +618,7 @@ static void
 test_noise_low_order(void)
 {
         for (gsize k = 0; k < G_N_ELEMENTS(low_order_points); k++) {
-                g_autoptr(GByteArray) point = hex(low_order_points[k]);
+                g_autoptr(GByteArray) point = kp_test_unhex(low_order_points[k]);
                 g_autoptr(GByteArray) frame = g_byte_array_new();
                 g_autoptr(GByteArray) out = g_byte_array_new();
                 g_autoptr(GError) error = NULL;
@@ -756,8 +732,8 @@ test_noise_hostile_payloads(void)
         const char *const bad_utf8[] = { "/yamux/\xff", NULL };
         guint8 secp[33] = { 0x02, 1, 2, 3 };
         KpPublicKey secp_key = { KP_KEY_TYPE_SECP256K1, NULL };
-        g_autoptr(GByteArray) garbage = hex("ffffffff0102");
-        g_autoptr(GByteArray) no_key = hex("12020102");
+        g_autoptr(GByteArray) garbage = kp_test_unhex("ffffffff0102");
+        g_autoptr(GByteArray) no_key = kp_test_unhex("12020102");
         g_autoptr(KpKeypair) id = keypair_from_byte(2);
         struct {
                 const char *name;
@@ -948,92 +924,60 @@ test_noise_payload_limits(void)
         pair_clear(&p);
 }
 
+/* A started side of a fresh pair accepts the first @ok_len bytes of @data,
+ * then fails on the rest, or on the end of input when there is no rest. */
+static void
+assert_handshake_fails(gboolean initiator, const guint8 *data, gsize ok_len, gsize len, gint code,
+                       const char *substring)
+{
+        g_autoptr(GError) error = NULL;
+        KpNoise *noise;
+        Pair p;
+
+        pair_init(&p, NULL, NULL, NULL);
+        noise = initiator ? p.i : p.r;
+        g_assert_true(kp_noise_start(noise, &error));
+        if (ok_len > 0) {
+                g_assert_true(kp_noise_feed(noise, data, ok_len, NULL, &error));
+                g_assert_no_error(error);
+        }
+        if (ok_len < len)
+                g_assert_false(kp_noise_feed(noise, data + ok_len, len - ok_len, NULL, &error));
+        else
+                g_assert_false(kp_noise_feed_eof(noise, &error));
+        assert_failed_with(noise, error, code, substring);
+        pair_clear(&p);
+}
+
 static void
 test_noise_framing_errors(void)
 {
-        g_autoptr(GError) error = NULL;
-        Pair p;
+        const guint8 hdr[] = { 0xff, 0xff };
+        const guint8 at[]
+            = { KP_NOISE_MAX_HANDSHAKE_MESSAGE >> 8, KP_NOISE_MAX_HANDSHAKE_MESSAGE & 0xff };
+        const guint8 over[] = { (KP_NOISE_MAX_HANDSHAKE_MESSAGE + 1) >> 8,
+                                (KP_NOISE_MAX_HANDSHAKE_MESSAGE + 1) & 0xff };
+        const guint8 short1[2 + 31] = { 0, 31 };
+        const guint8 short2[2 + 95] = { 0, 95, 9 };
+        const guint8 partial[] = { 0, 32, 1, 2, 3 };
 
         /* A handshake frame header over the limit fails before its body. */
-        {
-                const guint8 hdr[] = { 0xff, 0xff };
-                pair_init(&p, NULL, NULL, NULL);
-                g_assert_true(kp_noise_start(p.r, &error));
-                g_assert_true(kp_noise_feed(p.r, hdr, 1, NULL, &error));
-                g_assert_no_error(error);
-                g_assert_false(kp_noise_feed(p.r, hdr + 1, 1, NULL, &error));
-                assert_failed_with(p.r, error, KP_ERROR_TOO_LARGE,
-                                   "handshake frame of 65535 bytes exceeds");
-                g_clear_error(&error);
-                pair_clear(&p);
-        }
+        assert_handshake_fails(FALSE, hdr, 1, 2, KP_ERROR_TOO_LARGE,
+                               "handshake frame of 65535 bytes exceeds");
         /* The limit itself is only the start of a frame. */
-        {
-                const guint8 at[] = { KP_NOISE_MAX_HANDSHAKE_MESSAGE >> 8,
-                                      KP_NOISE_MAX_HANDSHAKE_MESSAGE & 0xff };
-                const guint8 over[] = { (KP_NOISE_MAX_HANDSHAKE_MESSAGE + 1) >> 8,
-                                        (KP_NOISE_MAX_HANDSHAKE_MESSAGE + 1) & 0xff };
-                pair_init(&p, NULL, NULL, NULL);
-                g_assert_true(kp_noise_start(p.r, &error));
-                g_assert_true(kp_noise_feed(p.r, at, 2, NULL, &error));
-                g_assert_no_error(error);
-                g_assert_false(kp_noise_feed_eof(p.r, &error));
-                assert_failed_with(p.r, error, KP_ERROR_TRUNCATED, "inside a frame (2 of 8290");
-                g_clear_error(&error);
-                pair_clear(&p);
-                pair_init(&p, NULL, NULL, NULL);
-                g_assert_true(kp_noise_start(p.r, &error));
-                g_assert_false(kp_noise_feed(p.r, over, 2, NULL, &error));
-                assert_failed_with(p.r, error, KP_ERROR_TOO_LARGE, "8289 bytes exceeds 8288");
-                g_clear_error(&error);
-                pair_clear(&p);
-        }
+        assert_handshake_fails(FALSE, at, 2, 2, KP_ERROR_TRUNCATED, "inside a frame (2 of 8290");
+        assert_handshake_fails(FALSE, over, 0, 2, KP_ERROR_TOO_LARGE, "8289 bytes exceeds 8288");
         /* Message 1 shorter than its key. */
-        {
-                guint8 frame[2 + 31] = { 0, 31 };
-                pair_init(&p, NULL, NULL, NULL);
-                g_assert_true(kp_noise_start(p.r, &error));
-                g_assert_false(kp_noise_feed(p.r, frame, sizeof frame, NULL, &error));
-                assert_failed_with(p.r, error, KP_ERROR_TRUNCATED,
-                                   "handshake message 1 of 31 bytes is shorter than the 32");
-                g_clear_error(&error);
-                pair_clear(&p);
-        }
+        assert_handshake_fails(FALSE, short1, 0, sizeof short1, KP_ERROR_TRUNCATED,
+                               "handshake message 1 of 31 bytes is shorter than the 32");
         /* Message 2 cut short. */
-        {
-                guint8 frame[2 + 95] = { 0, 95, 9 };
-                pair_init(&p, NULL, NULL, NULL);
-                g_assert_true(kp_noise_start(p.i, &error));
-                g_assert_false(kp_noise_feed(p.i, frame, sizeof frame, NULL, &error));
-                assert_failed_with(p.i, error, KP_ERROR_TRUNCATED,
-                                   "handshake message 2 of 95 bytes is shorter than the 96");
-                g_clear_error(&error);
-                pair_clear(&p);
-        }
+        assert_handshake_fails(TRUE, short2, 0, sizeof short2, KP_ERROR_TRUNCATED,
+                               "handshake message 2 of 95 bytes is shorter than the 96");
         /* The connection ends during the handshake or inside a frame. */
-        {
-                const guint8 partial[] = { 0, 32, 1, 2, 3 };
-                pair_init(&p, NULL, NULL, NULL);
-                g_assert_true(kp_noise_start(p.r, &error));
-                g_assert_false(kp_noise_feed_eof(p.r, &error));
-                assert_failed_with(p.r, error, KP_ERROR_CLOSED, "during the handshake");
-                g_clear_error(&error);
-                pair_clear(&p);
-                pair_init(&p, NULL, NULL, NULL);
-                g_assert_true(kp_noise_start(p.r, &error));
-                g_assert_true(kp_noise_feed(p.r, partial, 1, NULL, &error));
-                g_assert_false(kp_noise_feed_eof(p.r, &error));
-                assert_failed_with(p.r, error, KP_ERROR_TRUNCATED, "inside a frame (1 of 2");
-                g_clear_error(&error);
-                pair_clear(&p);
-                pair_init(&p, NULL, NULL, NULL);
-                g_assert_true(kp_noise_start(p.r, &error));
-                g_assert_true(kp_noise_feed(p.r, partial, sizeof partial, NULL, &error));
-                g_assert_false(kp_noise_feed_eof(p.r, &error));
-                assert_failed_with(p.r, error, KP_ERROR_TRUNCATED, "inside a frame (5 of 34");
-                g_clear_error(&error);
-                pair_clear(&p);
-        }
+        assert_handshake_fails(FALSE, partial, 0, 0, KP_ERROR_CLOSED, "during the handshake");
+        assert_handshake_fails(FALSE, partial, 1, 1, KP_ERROR_TRUNCATED, "inside a frame (1 of 2");
+        assert_handshake_fails(FALSE, partial, sizeof partial, sizeof partial, KP_ERROR_TRUNCATED,
+                               "inside a frame (5 of 34");
 }
 
 static void
@@ -1048,8 +992,7 @@ test_noise_transport_errors(void)
         pair_init(&p, NULL, NULL, NULL);
         g_assert_true(kp_noise_start(p.i, &error));
         g_assert_false(kp_noise_encrypt(p.i, (const guint8 *)"x", 1, wire, &error));
-        g_assert_error(error, KP_ERROR, KP_ERROR_PROTOCOL);
-        g_assert_nonnull(strstr(error->message, "before the handshake"));
+        kp_test_assert_error(error, KP_ERROR_PROTOCOL, "before the handshake");
         g_clear_error(&error);
         pair_clear(&p);
 
