@@ -46,7 +46,8 @@ on_value(KpDht *dht, const KpPeerId *from, GBytes *value, gpointer user_data)
         gsize len;
         const char *data = g_bytes_get_data(value, &len);
 
-        printf("%.*s\n", (int)len, data);
+        fwrite(data, 1, len, stdout);
+        printf("\n");
         return !w->first_only;
 }
 
