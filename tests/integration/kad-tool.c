@@ -3,7 +3,7 @@
  * through the --bootstrap peers, and runs one real lookup with lib/dht.
  *
  *   kad-tool [--bootstrap MA]... [--protocol ID]... [--timeout MS] [--stats] CMD ARGS
- *   put KEY VALUE | get KEY | provide KEY | providers KEY | find-peer PEER_ID
+ *   put KEY VALUE | get KEY... | provide KEY | providers KEY | find-peer PEER_ID
  *   | closest KEY | register NAME (kameo-style: provide NAME, put NAME:meta:<self>)
  *
  * Exit 0 on success, 1 when nothing was found, 2 on errors. --stats adds a
@@ -148,10 +148,18 @@ main(int argc, char **argv)
                 else
                         printf("stored at %u peers\n", st.n_results);
         } else if (strcmp(cmd, "get") == 0) {
-                g_autoptr(GBytes) key = g_bytes_new(argv[2], strlen(argv[2]));
-                kp_dht_get_value_async(dht, key, on_value, &w, timeout_ms, NULL, on_done, &w);
-                if (!kp_dht_get_value_finish(dht, wait_for(&w), &st, &error))
-                        status = fail("get", error);
+                /* several keys: one after the other in this process, so the
+                 * later lookups run with warm connections and table */
+                for (int i = 2; i < argc && status == 0; i++) {
+                        g_autoptr(GBytes) key = g_bytes_new(argv[i], strlen(argv[i]));
+                        g_clear_object(&w.result);
+                        kp_dht_get_value_async(dht, key, on_value, &w, timeout_ms, NULL, on_done,
+                                               &w);
+                        if (!kp_dht_get_value_finish(dht, wait_for(&w), &st, &error))
+                                status = fail("get", error);
+                        else if (stats && i + 1 < argc)
+                                print_stats(&st);
+                }
         } else if (strcmp(cmd, "provide") == 0) {
                 g_autoptr(GBytes) key = g_bytes_new(argv[2], strlen(argv[2]));
                 kp_dht_add_provider_async(dht, key, timeout_ms, NULL, on_done, &w);
