@@ -393,7 +393,10 @@ handle_request(KpDht *dht, KpConnection *conn, const KpKadMessage *request, gboo
                         r = kp_record_store_get(dht->records, g_bytes_get_data(request->key, NULL),
                                                 g_bytes_get_size(request->key), now);
                 if (r != NULL) {
+                        g_autoptr(GDateTime) t = g_date_time_new_now_utc();
                         response->record = kp_kad_record_new(r->key, r->value);
+                        /* js and go parse it; RFC 3339 as go writes it */
+                        response->record->time_received = g_date_time_format_iso8601(t);
                         if (!r->local) {
                                 response->record->has_publisher = TRUE;
                                 response->record->publisher = r->sender;
@@ -465,6 +468,30 @@ handle_request(KpDht *dht, KpConnection *conn, const KpKadMessage *request, gboo
         return NULL;
 }
 
+/* Peers with many addresses can push an answer over KP_KAD_MAX_MESSAGE:
+ * drop the furthest closer peers, then providers, until it fits. */
+static GBytes *
+encode_response(KpKadMessage *response, GError **error)
+{
+        for (;;) {
+                g_autoptr(GError) local = NULL;
+                GBytes *body = kp_kad_message_encode(response, &local);
+                if (body != NULL)
+                        return body;
+                if (!g_error_matches(local, KP_ERROR, KP_ERROR_TOO_LARGE)
+                    || (response->closer_peers->len == 0 && response->provider_peers->len == 0)) {
+                        g_propagate_error(error, g_steal_pointer(&local));
+                        return NULL;
+                }
+                if (response->closer_peers->len > 0)
+                        g_ptr_array_remove_index(response->closer_peers,
+                                                 response->closer_peers->len - 1);
+                else
+                        g_ptr_array_remove_index(response->provider_peers,
+                                                 response->provider_peers->len - 1);
+        }
+}
+
 static void
 inbound_free(Inbound *in)
 {
@@ -503,7 +530,7 @@ inbound_on_data(KpStream *stream, const guint8 *data, gsize len, gpointer user_d
                         return;
                 }
                 if (response != NULL) {
-                        g_autoptr(GBytes) body = kp_kad_message_encode(response, &error);
+                        g_autoptr(GBytes) body = encode_response(response, &error);
                         g_autoptr(GByteArray) out = g_byte_array_new();
                         if (body == NULL)
                                 goto refuse;
