@@ -310,6 +310,12 @@ test_service_lookups(void)
         g_assert_false(kp_dht_get_providers_finish(client.dht, wait_for(&w), NULL, &error));
         g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 
+        /* identify put b and c into a's table (they serve kad), not the
+         * client (it does not) */
+        g_assert_nonnull(
+            kp_routing_table_lookup(kp_dht_get_routing_table(a.dht), kp_host_get_peer_id(b.host)));
+        g_assert_null(kp_routing_table_lookup(kp_dht_get_routing_table(a.dht),
+                                              kp_host_get_peer_id(client.host)));
         g_clear_object(&w.result);
         node_clear(&client);
         node_clear(&c);
