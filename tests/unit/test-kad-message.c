@@ -74,7 +74,7 @@ test_kad_round_trip(void)
         g_assert_true(kp_multiaddr_equal(p->addrs->pdata[0], ma));
         g_assert_cmpint(p->connection, ==, KP_KAD_CONNECTED);
         g_assert_cmpuint(back->provider_peers->len, ==, 1);
-        g_assert_cmpuint(back->provider_peers->len, ==, 1);
+        g_assert_true(kp_peer_id_equal(&((KpKadPeer *)back->provider_peers->pdata[0])->id, &b));
 }
 
 /* Hand-derived bytes. */
@@ -184,6 +184,32 @@ test_kad_malformed(void)
         g_assert_null(big);
         kp_test_assert_error(error, KP_ERROR_TOO_LARGE,
                              "message of 16385 bytes exceeds limit 16384");
+}
+
+/* The limits themselves are accepted. */
+static void
+test_kad_at_limits(void)
+{
+        g_autoptr(GString) peers = g_string_new("0804");
+        g_autoptr(GString) key = g_string_new("0801128008");
+        g_autoptr(GError) error = NULL;
+        g_autoptr(KpKadMessage) a = NULL;
+        g_autoptr(KpKadMessage) b = NULL;
+        g_autoptr(GByteArray) pb = NULL;
+        g_autoptr(GByteArray) kb = NULL;
+
+        for (guint i = 0; i < KP_KAD_MAX_PEERS; i++)
+                g_string_append(peers, "4200");
+        pb = kp_test_unhex(peers->str);
+        a = kp_kad_message_decode(pb->data, pb->len, &error);
+        g_assert_no_error(error);
+        g_assert_cmpuint(a->n_dropped_peers, ==, KP_KAD_MAX_PEERS);
+        for (guint i = 0; i < KP_KAD_MAX_KEY; i++)
+                g_string_append(key, "61");
+        kb = kp_test_unhex(key->str);
+        b = kp_kad_message_decode(kb->data, kb->len, &error);
+        g_assert_no_error(error);
+        g_assert_cmpuint(g_bytes_get_size(b->key), ==, KP_KAD_MAX_KEY);
 }
 
 static void
@@ -317,6 +343,7 @@ main(int argc, char **argv)
         g_test_add_func("/kad/vectors", test_kad_vectors);
         g_test_add_func("/kad/drops-bad-peers", test_kad_drops_bad_peers);
         g_test_add_func("/kad/malformed", test_kad_malformed);
+        g_test_add_func("/kad/at-limits", test_kad_at_limits);
         g_test_add_func("/kad/encode-limit", test_kad_encode_limit);
         g_test_add_func("/kameo/registration", test_kameo_registration);
         g_test_add_func("/kameo/registration-malformed", test_kameo_registration_malformed);
