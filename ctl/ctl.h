@@ -14,6 +14,7 @@
 
 int kp_ctl_ping(int argc, char **argv);
 int kp_ctl_id(int argc, char **argv);
+int kp_ctl_resolve(int argc, char **argv);
 
 /* Prints "kpingctl: <message>" on stderr and returns KP_CTL_EXIT_ERROR. */
 int kp_ctl_fail(const GError *error);

@@ -17,6 +17,7 @@ typedef struct {
 static const KpCtlCommand commands[] = {
         { "ping", kp_ctl_ping, "ping a kpingd's PingActor (or any libp2p node with --libp2p)" },
         { "id", kp_ctl_id, "show a peer's identify information" },
+        { "resolve", kp_ctl_resolve, "find an actor through the DHT, via the given peer" },
 };
 
 static void

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "dht-setup.h"
 #include "core/kp-peer-id.h"
 #include "log.h"
 #include "net/kp-host.h"
@@ -26,6 +27,7 @@ typedef struct {
         char *peer_id;
         KpHost *host;
         KpIdentifyService *identify;
+        KpDht *dht;
         GMainLoop *loop;
         int exit_status;
 } Kpingd;
@@ -146,6 +148,7 @@ run_daemon(Kpingd *d)
                         return EXIT_FAILURE;
                 }
         }
+        d->dht = kpingd_dht_start(d->host, d->identify, d->config);
         if (!announce_ready(d, &error)) {
                 g_critical("%s", error->message);
                 return EXIT_FAILURE;
@@ -197,6 +200,7 @@ main(int argc, char **argv)
                 return EXIT_SUCCESS;
         }
         status = run_daemon(&d);
+        g_clear_pointer(&d.dht, kp_dht_free);
         g_clear_pointer(&d.host, kp_host_free);
         g_clear_pointer(&d.identify, kp_identify_service_free);
         g_clear_pointer(&d.loop, g_main_loop_unref);

@@ -1,0 +1,18 @@
+#define G_LOG_DOMAIN "kpingd"
+
+#include "dht-setup.h"
+
+KpDht *
+kpingd_dht_start(KpHost *host, KpIdentifyService *identify, const KpingdConfig *config)
+{
+        KpDhtConfig dht_config = {
+                .protocols = (const char *const *)config->kad_protocols,
+        };
+        KpDht *dht = kp_dht_new(host, &dht_config);
+        g_autofree char *protocols = g_strjoinv(", ", config->kad_protocols);
+
+        kp_dht_attach_identify(dht, identify);
+        g_info("DHT serving %s; bootstrapping from %u peers", protocols, config->bootstrap->len);
+        kp_dht_bootstrap(dht, config->bootstrap);
+        return dht;
+}

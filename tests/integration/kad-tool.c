@@ -1,0 +1,227 @@
+/* kad-tool: a test client of the kping DHT. It joins the network like a
+ * client (an ephemeral identity, no listener, kad client mode), enters it
+ * through the --bootstrap peers, and runs one real lookup with lib/dht.
+ *
+ *   kad-tool [--bootstrap MA]... [--protocol ID]... [--timeout MS] [--stats] CMD ARGS
+ *   put KEY VALUE | get KEY... | provide KEY | providers KEY | find-peer PEER_ID
+ *   | closest KEY | register NAME (kameo-style: provide NAME, put NAME:meta:<self>)
+ *
+ * Exit 0 on success, 1 when nothing was found, 2 on errors. --stats adds a
+ * line "stats us=<lookup µs> hops=<n> max_hops=<n> requests=<n> results=<n>". */
+#include <locale.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/kp-error.h"
+#include "core/kp-kameo-registration.h"
+#include "dht/kp-dht.h"
+
+typedef struct {
+        GAsyncResult *result;
+        gboolean first_only;
+} Wait;
+
+static void
+on_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+        Wait *w = user_data;
+
+        w->result = g_object_ref(result);
+}
+
+static GAsyncResult *
+wait_for(Wait *w)
+{
+        while (w->result == NULL)
+                g_main_context_iteration(NULL, TRUE);
+        return w->result;
+}
+
+static gboolean
+on_value(KpDht *dht, const KpPeerId *from, GBytes *value, gpointer user_data)
+{
+        Wait *w = user_data;
+        gsize len;
+        const char *data = g_bytes_get_data(value, &len);
+
+        fwrite(data, 1, len, stdout);
+        printf("\n");
+        return !w->first_only;
+}
+
+static gboolean
+on_provider(KpDht *dht, const KpKadPeer *provider, gpointer user_data)
+{
+        Wait *w = user_data;
+        g_autofree char *id = kp_peer_id_to_string(&provider->id);
+
+        printf("%s", id);
+        for (guint i = 0; i < provider->addrs->len; i++) {
+                g_autofree char *a = kp_multiaddr_to_string(provider->addrs->pdata[i]);
+                printf(" %s", a);
+        }
+        printf("\n");
+        return !w->first_only;
+}
+
+static void
+print_stats(const KpDhtStats *s)
+{
+        printf("stats us=%" G_GINT64_FORMAT " hops=%u max_hops=%u requests=%u results=%u "
+               "failed=%u\n",
+               s->duration_us, s->hops, s->max_hops, s->n_requests, s->n_results, s->n_failed);
+}
+
+static int
+fail(const char *what, const GError *error)
+{
+        fprintf(stderr, "kad-tool: %s: %s\n", what, error->message);
+        return g_error_matches(error, KP_ERROR, KP_ERROR_NOT_FOUND) ? 1 : 2;
+}
+
+int
+main(int argc, char **argv)
+{
+        g_auto(GStrv) bootstrap = NULL;
+        g_auto(GStrv) protocols = NULL;
+        gint timeout_ms = 0;
+        gboolean stats = FALSE, all = FALSE;
+        GOptionEntry entries[] = {
+                { "bootstrap", 'b', 0, G_OPTION_ARG_STRING_ARRAY, &bootstrap,
+                  "peer to enter through", "MA" },
+                { "protocol", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &protocols, "kad protocol id",
+                  "ID" },
+                { "timeout", 't', 0, G_OPTION_ARG_INT, &timeout_ms, "lookup timeout", "MS" },
+                { "stats", 's', 0, G_OPTION_ARG_NONE, &stats, "print lookup statistics", NULL },
+                { "all", 'a', 0, G_OPTION_ARG_NONE, &all, "do not stop at the first result", NULL },
+                { NULL },
+        };
+        g_autoptr(GOptionContext) ctx = g_option_context_new("COMMAND ARGS");
+        g_autoptr(GError) error = NULL;
+        g_autoptr(KpKeypair) identity = NULL;
+        g_autoptr(KpHost) host = NULL;
+        g_autoptr(KpDht) dht = NULL;
+        KpDhtConfig config = { 0 };
+        KpDhtStats st = { 0 };
+        Wait w = { NULL, FALSE };
+        const char *cmd;
+        int status = 0;
+
+        setlocale(LC_ALL, "");
+        if (sodium_init() < 0)
+                return 2;
+        g_option_context_add_main_entries(ctx, entries, NULL);
+        if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+                fprintf(stderr, "kad-tool: %s\n", error->message);
+                return 2;
+        }
+        if (argc < 3) {
+                fprintf(stderr, "kad-tool: usage: kad-tool [OPTIONS] COMMAND ARG [VALUE]\n");
+                return 2;
+        }
+        cmd = argv[1];
+        w.first_only = !all;
+        identity = kp_keypair_generate();
+        host = kp_host_new(identity);
+        config.protocols = (const char *const *)protocols;
+        config.client_mode = TRUE;
+        dht = kp_dht_new(host, &config);
+        for (guint i = 0; bootstrap != NULL && bootstrap[i] != NULL; i++) {
+                g_autoptr(KpMultiaddr) ma = kp_multiaddr_new_from_string(bootstrap[i], &error);
+                g_autoptr(GPtrArray) addrs
+                    = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
+                KpPeerId id;
+                if (ma == NULL || !kp_multiaddr_get_peer_id(ma, &id, &error))
+                        return fail("--bootstrap", error);
+                g_ptr_array_add(addrs, kp_multiaddr_without_p2p(ma));
+                kp_dht_add_peer(dht, &id, addrs);
+        }
+
+        if (strcmp(cmd, "put") == 0 && argc >= 4) {
+                g_autoptr(GBytes) key = g_bytes_new(argv[2], strlen(argv[2]));
+                g_autoptr(GBytes) value = g_bytes_new(argv[3], strlen(argv[3]));
+                kp_dht_put_value_async(dht, key, value, timeout_ms, NULL, on_done, &w);
+                if (!kp_dht_put_value_finish(dht, wait_for(&w), &st, &error))
+                        status = fail("put", error);
+                else
+                        printf("stored at %u peers\n", st.n_results);
+        } else if (strcmp(cmd, "get") == 0) {
+                /* several keys: one after the other in this process, so the
+                 * later lookups run with warm connections and table */
+                for (int i = 2; i < argc && status == 0; i++) {
+                        g_autoptr(GBytes) key = g_bytes_new(argv[i], strlen(argv[i]));
+                        g_clear_object(&w.result);
+                        kp_dht_get_value_async(dht, key, on_value, &w, timeout_ms, NULL, on_done,
+                                               &w);
+                        if (!kp_dht_get_value_finish(dht, wait_for(&w), &st, &error))
+                                status = fail("get", error);
+                        else if (stats && i + 1 < argc)
+                                print_stats(&st);
+                }
+        } else if (strcmp(cmd, "provide") == 0) {
+                g_autoptr(GBytes) key = g_bytes_new(argv[2], strlen(argv[2]));
+                kp_dht_add_provider_async(dht, key, timeout_ms, NULL, on_done, &w);
+                if (!kp_dht_add_provider_finish(dht, wait_for(&w), &st, &error))
+                        status = fail("provide", error);
+                else
+                        printf("announced to %u peers\n", st.n_results);
+        } else if (strcmp(cmd, "providers") == 0) {
+                g_autoptr(GBytes) key = g_bytes_new(argv[2], strlen(argv[2]));
+                kp_dht_get_providers_async(dht, key, on_provider, &w, timeout_ms, NULL, on_done,
+                                           &w);
+                if (!kp_dht_get_providers_finish(dht, wait_for(&w), &st, &error))
+                        status = fail("providers", error);
+        } else if (strcmp(cmd, "find-peer") == 0) {
+                KpPeerId id;
+                g_autoptr(KpKadPeer) found = NULL;
+                if (!kp_peer_id_parse(argv[2], &id, &error))
+                        return fail("find-peer", error);
+                kp_dht_find_peer_async(dht, &id, timeout_ms, NULL, on_done, &w);
+                found = kp_dht_find_peer_finish(dht, wait_for(&w), &st, &error);
+                if (found == NULL) {
+                        status = fail("find-peer", error);
+                } else {
+                        w.first_only = FALSE;
+                        on_provider(dht, found, &w);
+                }
+        } else if (strcmp(cmd, "closest") == 0) {
+                g_autoptr(GBytes) key = g_bytes_new(argv[2], strlen(argv[2]));
+                g_autoptr(GPtrArray) peers = NULL;
+                kp_dht_get_closest_peers_async(dht, key, timeout_ms, NULL, on_done, &w);
+                peers = kp_dht_get_closest_peers_finish(dht, wait_for(&w), &st, &error);
+                if (peers == NULL)
+                        status = fail("closest", error);
+                for (guint i = 0; peers != NULL && i < peers->len; i++) {
+                        g_autofree char *id
+                            = kp_peer_id_to_string(&((KpKadPeer *)peers->pdata[i])->id);
+                        printf("%s\n", id);
+                }
+        } else if (strcmp(cmd, "register") == 0) {
+                const KpPeerId *self = kp_host_get_peer_id(host);
+                g_autofree char *meta = kp_kameo_meta_key(argv[2], self);
+                g_autoptr(GBytes) name = g_bytes_new(argv[2], strlen(argv[2]));
+                g_autoptr(GBytes) key = g_bytes_new(meta, strlen(meta));
+                g_autoptr(GBytes) value = kp_kameo_registration_encode(1, self, "kping::PingActor");
+                Wait w2 = { NULL, FALSE };
+                g_autofree char *peer = kp_peer_id_to_string(self);
+                kp_dht_add_provider_async(dht, name, timeout_ms, NULL, on_done, &w);
+                kp_dht_put_value_async(dht, key, value, timeout_ms, NULL, on_done, &w2);
+                if (!kp_dht_add_provider_finish(dht, wait_for(&w), NULL, &error))
+                        status = fail("register: provide", error);
+                else if (!kp_dht_put_value_finish(dht, wait_for(&w2), &st, &error))
+                        status = fail("register: put", error);
+                else
+                        printf("%s\n", peer);
+                g_clear_object(&w2.result);
+        } else {
+                fprintf(stderr, "kad-tool: unknown command \"%s\"\n", cmd);
+                return 2;
+        }
+        if (stats && status == 0)
+                print_stats(&st);
+        g_clear_object(&w.result);
+        g_clear_pointer(&dht, kp_dht_free);
+        return status;
+}
