@@ -9,6 +9,8 @@
 
 #include "core/kp-error.h"
 #include "ctl.h"
+#include "actor/kp-actor-messaging.h"
+#include "actor/kp-actor-registry.h"
 #include "net/kp-ping-service.h"
 
 #define KP_PING_DEFAULT_COUNT    100
@@ -48,6 +50,11 @@ typedef struct _KpPingSession {
         KpCtlNode node;
         KpConnection *conn;
         KpPingClient *libp2p;
+        KpDht *dht;               /* actor mode: the DHT client */
+        KpConnection *actor_conn; /* actor mode: where the actor lives */
+        KpPeerId actor_peer;
+        guint64 actor_seq;
+        guint asks_pending;
         GHashTable *in_flight; /* seq -> KpPingRecord* */
         guint64 next_seq;
         guint64 transmitted;
@@ -429,10 +436,85 @@ ensure_backend(KpPingSession *s, GError **error)
         return s->libp2p != NULL;
 }
 
+typedef struct {
+        KpPingSession *session;
+        guint64 seq;
+} KpPingAsk;
+
+static void
+on_ask_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+        KpPingAsk *a = user_data;
+        KpPingSession *s = a->session;
+        guint64 seq = a->seq;
+        KpPingRecord *r = g_hash_table_lookup(s->in_flight, &seq);
+        g_autoptr(KpKameoResponse) resp = NULL;
+        g_autoptr(GError) error = NULL;
+        guint64 pong_seq = 0, total = 0;
+        gsize len = 0;
+        const guint8 *reply;
+
+        g_free(a);
+        s->asks_pending--;
+        resp = kp_actor_send_finish(result, &error);
+        if (r == NULL || s->done)
+                return;
+        if (resp != NULL && !resp->ok) {
+                error = g_error_new(KP_ERROR, KP_ERROR_PROTOCOL, "the actor answered %s",
+                                    kp_kameo_send_error_to_string(resp->error));
+        } else if (resp != NULL) {
+                reply = resp->reply != NULL ? g_bytes_get_data(resp->reply, &len) : NULL;
+                if (!kp_kameo_pong_decode(reply, len, &pong_seq, &total, &error))
+                        g_prefix_error(&error, "bad reply: ");
+                else if (pong_seq != seq)
+                        error = g_error_new(KP_ERROR, KP_ERROR_PROTOCOL,
+                                            "reply for PING #%" G_GUINT64_FORMAT
+                                            " answered PING #%" G_GUINT64_FORMAT,
+                                            pong_seq, seq);
+        }
+        if (error == NULL) {
+                on_pong(s, seq, g_get_monotonic_time() - r->sent_us, TRUE, total);
+                return;
+        }
+        g_hash_table_remove(s->in_flight, &seq);
+        s->lost++;
+        report_timeout(s, seq, error->message);
+        maybe_finished(s);
+        if (s->o->interval == 0)
+                send_pings(s);
+}
+
+static void
+send_ask(KpPingSession *s, KpPingRecord *r)
+{
+        g_autoptr(GBytes) payload = kp_kameo_ping_encode(r->seq);
+        KpKameoRequest req = {
+                .kind = KP_KAMEO_REQUEST_ASK,
+                .actor_seq = s->actor_seq,
+                .actor_peer = s->actor_peer,
+                .actor_remote_id = (char *)KP_KAMEO_PING_ACTOR_REMOTE_ID,
+                .message_remote_id = (char *)KP_KAMEO_PING_MESSAGE_REMOTE_ID,
+                .payload = payload,
+        };
+        KpPingAsk *a = g_new0(KpPingAsk, 1);
+
+        a->session = s;
+        a->seq = r->seq;
+        s->asks_pending++;
+        r->sent_us = g_get_monotonic_time();
+        kp_actor_send_async(s->actor_conn, &req, (guint)(s->o->timeout * 1000) + 1000, NULL,
+                            on_ask_done, a);
+}
+
 static void
 send_on_backend(KpPingSession *s, KpPingRecord *r)
 {
         g_autoptr(GError) error = NULL;
+
+        if (!s->o->libp2p) {
+                send_ask(s, r);
+                return;
+        }
 
         if (!ensure_backend(s, &error)) {
                 s->fatal = g_steal_pointer(&error);
@@ -502,12 +584,92 @@ on_connection_closed(KpHost *host, KpConnection *conn, const GError *error, gpoi
 {
         KpPingSession *s = user_data;
 
-        if (conn != s->conn || s->done)
+        if ((conn != s->conn && conn != s->actor_conn) || s->done)
                 return;
         s->fatal = error != NULL
                        ? g_error_copy(error)
                        : g_error_new(KP_ERROR, KP_ERROR_CLOSED, "the peer closed the connection");
         session_finish(s);
+}
+
+typedef struct {
+        GAsyncResult *result;
+} KpPingWait;
+
+static void
+on_wait_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+        KpPingWait *w = user_data;
+
+        w->result = g_object_ref(result);
+}
+
+/* Dials the actor's peer at the addresses its provider record gave. */
+static KpConnection *
+dial_actor_peer(KpPingSession *s, const KpActorLocation *location, GError **error)
+{
+        g_autoptr(GError) last = NULL;
+
+        for (guint i = 0; i < location->addrs->len; i++) {
+                g_autoptr(KpMultiaddr) full = kp_multiaddr_encapsulate_p2p(
+                    location->addrs->pdata[i], &location->registration->peer_id, NULL);
+                KpConnection *conn;
+
+                if (full == NULL)
+                        continue;
+                g_clear_error(&last);
+                conn = kp_ctl_dial_sync(&s->node, full, &last);
+                if (conn != NULL)
+                        return conn;
+        }
+        if (last != NULL) {
+                g_propagate_prefixed_error(error, g_steal_pointer(&last),
+                                           "actor '%s' is on another peer that cannot be "
+                                           "reached: ",
+                                           s->o->actor);
+        } else {
+                g_autofree char *peer = kp_peer_id_to_string(&location->registration->peer_id);
+                g_set_error(error, KP_ERROR, KP_ERROR_NOT_FOUND,
+                            "actor '%s' is on peer %s, which published no address", s->o->actor,
+                            peer);
+        }
+        return NULL;
+}
+
+/* Looks the actor up through the DHT entered at the dialled peer; the
+ * session then asks it on that connection, or on one to the peer that
+ * hosts it. */
+static gboolean
+resolve_actor(KpPingSession *s, GError **error)
+{
+        KpDhtConfig config = { .client_mode = TRUE };
+        g_autoptr(GPtrArray) addrs
+            = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
+        g_autoptr(KpActorLocation) location = NULL;
+        KpPingWait w = { NULL };
+        KpPeerId target;
+
+        kp_multiaddr_get_peer_id(s->o->target, &target, NULL);
+        s->dht = kp_dht_new(s->node.host, &config);
+        g_ptr_array_add(addrs, kp_multiaddr_without_p2p(s->o->target));
+        kp_dht_add_peer(s->dht, &target, addrs);
+        kp_actor_lookup_async(s->dht, s->o->actor, KP_KAMEO_PING_ACTOR_REMOTE_ID,
+                              MIN((guint)(s->o->timeout * 1000), KP_ACTOR_LOOKUP_TIMEOUT_MS), NULL,
+                              on_wait_done, &w);
+        while (w.result == NULL)
+                g_main_context_iteration(NULL, TRUE);
+        location = kp_actor_lookup_finish(s->dht, w.result, error);
+        g_object_unref(w.result);
+        if (location == NULL)
+                return FALSE;
+        s->resolve_us = kp_ctl_elapsed_us() - s->connect_us;
+        s->actor_seq = location->registration->actor_seq;
+        s->actor_peer = location->registration->peer_id;
+        if (kp_peer_id_equal(&s->actor_peer, &target))
+                s->actor_conn = kp_connection_ref(s->conn);
+        else
+                s->actor_conn = dial_actor_peer(s, location, error);
+        return s->actor_conn != NULL;
 }
 
 static int
@@ -534,11 +696,7 @@ run_session(KpPingSession *s)
                 goto out;
         }
         s->connect_us = kp_ctl_elapsed_us();
-        if (!s->o->libp2p) {
-                g_set_error(&error, KP_ERROR, KP_ERROR_UNSUPPORTED,
-                            "actor '%s' cannot be looked up: this kpingctl has no DHT client "
-                            "yet (use --libp2p)",
-                            s->o->actor);
+        if (!s->o->libp2p && !resolve_actor(s, &error)) {
                 status = kp_ctl_fail(error);
                 goto out;
         }
@@ -570,7 +728,14 @@ out:
         g_clear_pointer(&s->resend, g_array_unref);
         g_clear_pointer(&s->libp2p, kp_ping_client_free);
         g_hash_table_remove_all(s->in_flight);
+        /* Asks still out complete (with errors) once their connections
+         * close; let them, so nothing is left behind. */
+        kp_host_close_all(s->node.host);
+        for (guint i = 0; s->asks_pending > 0 && i < 1000; i++)
+                g_main_context_iteration(NULL, TRUE);
         g_clear_pointer(&s->conn, kp_connection_unref);
+        g_clear_pointer(&s->actor_conn, kp_connection_unref);
+        g_clear_pointer(&s->dht, kp_dht_free);
         kp_ctl_node_clear(&s->node);
         g_clear_error(&s->fatal);
         return status;

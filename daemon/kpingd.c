@@ -12,14 +12,17 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "actor/kp-actor-registry.h"
 #include "config.h"
-#include "dht-setup.h"
 #include "core/kp-peer-id.h"
+#include "counter-store.h"
+#include "dht-setup.h"
 #include "log.h"
 #include "net/kp-host.h"
 #include "net/kp-identify-service.h"
 #include "net/kp-identity.h"
 #include "net/kp-ping-service.h"
+#include "ping-actor.h"
 
 typedef struct {
         KpingdConfig *config;
@@ -28,6 +31,9 @@ typedef struct {
         KpHost *host;
         KpIdentifyService *identify;
         KpDht *dht;
+        KpingdCounterStore *counter;
+        KpActorServer *actors;
+        KpingdPingActor *ping_actor;
         GMainLoop *loop;
         int exit_status;
 } Kpingd;
@@ -112,6 +118,31 @@ announce_ready(Kpingd *d, GError **error)
         return TRUE;
 }
 
+static void
+on_actor_registered(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+        Kpingd *d = user_data;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *total = NULL;
+
+        if (!kp_actor_register_finish(d->dht, result, &error)) {
+                g_critical("cannot register the PingActor as '%s': %s", d->config->actor_name,
+                           error->message);
+                d->exit_status = EXIT_FAILURE;
+                g_main_loop_quit(d->loop);
+                return;
+        }
+        total = g_strdup_printf("%" G_GUINT64_FORMAT, kpingd_counter_store_get_total(d->counter));
+        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE_ID", KPINGD_MID_REGISTERED,
+                         "KPING_PEER_ID", d->peer_id, "KPING_ACTOR_NAME", d->config->actor_name,
+                         "KPING_TOTAL", total, "MESSAGE", "PingActor registered and ready!");
+        if (!announce_ready(d, &error)) {
+                g_critical("%s", error->message);
+                d->exit_status = EXIT_FAILURE;
+                g_main_loop_quit(d->loop);
+        }
+}
+
 static gboolean
 on_stop_signal(gpointer user_data)
 {
@@ -134,6 +165,7 @@ run_daemon(Kpingd *d)
         };
         g_autoptr(GError) error = NULL;
         g_autofree char *agent = g_strdup_printf("kping/%s", KP_VERSION);
+        g_autofree char *total = NULL;
 
         d->host = kp_host_new(d->identity);
         kp_host_add_callbacks(d->host, &host_callbacks, d);
@@ -149,16 +181,27 @@ run_daemon(Kpingd *d)
                 }
         }
         d->dht = kpingd_dht_start(d->host, d->identify, d->config);
-        if (!announce_ready(d, &error)) {
+        d->actors = kp_actor_server_new(d->host);
+        d->ping_actor = kpingd_ping_actor_new(d->actors, d->counter, d->config->durability);
+        d->loop = g_main_loop_new(NULL, FALSE);
+        d->exit_status = EXIT_SUCCESS;
+        /* Ready (sd_notify, --addrs-file) once the actor is registered. */
+        kp_actor_register_async(d->dht, d->config->actor_name,
+                                kpingd_ping_actor_get_seq(d->ping_actor),
+                                KP_KAMEO_PING_ACTOR_REMOTE_ID, NULL, on_actor_registered, d);
+        g_unix_signal_add(SIGTERM, on_stop_signal, d);
+        g_unix_signal_add(SIGINT, on_stop_signal, d);
+        g_main_loop_run(d->loop);
+        kp_host_close_all(d->host);
+        /* Every total a client was told is on disk before we exit. */
+        if (!kpingd_counter_store_close(d->counter, &error)) {
                 g_critical("%s", error->message);
                 return EXIT_FAILURE;
         }
-        g_unix_signal_add(SIGTERM, on_stop_signal, d);
-        g_unix_signal_add(SIGINT, on_stop_signal, d);
-        d->loop = g_main_loop_new(NULL, FALSE);
-        g_main_loop_run(d->loop);
-        kp_host_close_all(d->host);
-        return EXIT_SUCCESS;
+        total = g_strdup_printf("%" G_GUINT64_FORMAT, kpingd_counter_store_get_total(d->counter));
+        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "KPING_PEER_ID", d->peer_id, "KPING_TOTAL",
+                         total, "MESSAGE", "Stopped; total pings %s", total);
+        return d->exit_status;
 }
 
 int
@@ -199,11 +242,20 @@ main(int argc, char **argv)
                 g_free(d.peer_id);
                 return EXIT_SUCCESS;
         }
+        d.counter = kpingd_counter_store_open(config.state_dir, config.durability, &error);
+        if (d.counter == NULL) {
+                fprintf(stderr, "kpingd: %s\n", error->message);
+                g_free(d.peer_id);
+                return EXIT_FAILURE;
+        }
         status = run_daemon(&d);
+        g_clear_pointer(&d.ping_actor, kpingd_ping_actor_free);
+        g_clear_pointer(&d.actors, kp_actor_server_free);
         g_clear_pointer(&d.dht, kp_dht_free);
         g_clear_pointer(&d.host, kp_host_free);
         g_clear_pointer(&d.identify, kp_identify_service_free);
         g_clear_pointer(&d.loop, g_main_loop_unref);
+        g_clear_object(&d.counter);
         g_free(d.peer_id);
         return status;
 }

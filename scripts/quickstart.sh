@@ -30,4 +30,4 @@ done
 [ -s "$state/addrs" ] || { echo "kpingd did not become ready within 10 s" >&2; exit 1; }
 addr=$(head -n 1 "$state/addrs")
 
-build/ctl/kpingctl ping --libp2p -c 5 -i 0.2 "$addr"
+build/ctl/kpingctl ping -c 5 -i 0.2 "$addr"

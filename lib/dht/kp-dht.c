@@ -1405,6 +1405,12 @@ kp_dht_free(KpDht *dht)
         g_free(dht);
 }
 
+KpHost *
+kp_dht_get_host(KpDht *dht)
+{
+        return dht->host;
+}
+
 KpRoutingTable *
 kp_dht_get_routing_table(KpDht *dht)
 {

@@ -75,6 +75,7 @@ KpRoutingTableResult kp_dht_add_peer(KpDht *dht, const KpPeerId *id, GPtrArray *
  * lookup through them, and then refreshes the table every refresh
  * interval. Returns at once; the lookup runs in the background. */
 void kp_dht_bootstrap(KpDht *dht, GPtrArray *addrs);
+KpHost *kp_dht_get_host(KpDht *dht);
 KpRoutingTable *kp_dht_get_routing_table(KpDht *dht);
 KpRecordStore *kp_dht_get_record_store(KpDht *dht);
 KpProviderStore *kp_dht_get_provider_store(KpDht *dht);
