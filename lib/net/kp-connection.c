@@ -208,8 +208,8 @@ on_handshake_timeout(gpointer user_data)
         g_autoptr(GError) error = NULL;
 
         conn->handshake_timeout_id = 0;
-        error = g_error_new(KP_ERROR, KP_ERROR_TIMEOUT, "handshake not finished within %d ms",
-                            KP_HOST_HANDSHAKE_TIMEOUT_MS);
+        error = g_error_new(KP_ERROR, KP_ERROR_TIMEOUT, "handshake not finished within %u ms",
+                            kp_host_get_handshake_timeout(conn->host));
         connection_fail(conn, error);
         return G_SOURCE_REMOVE;
 }
@@ -459,7 +459,7 @@ kp_connection_start(KpConnection *conn)
         g_autoptr(GError) error = NULL;
 
         conn->handshake_timeout_id
-            = g_timeout_add(KP_HOST_HANDSHAKE_TIMEOUT_MS, on_handshake_timeout, conn);
+            = g_timeout_add(kp_host_get_handshake_timeout(conn->host), on_handshake_timeout, conn);
         kp_socket_pump_start(conn->pump);
         /* The dialer proposes /noise and sends its first handshake message in
          * the same write (lazy multistream-select). */

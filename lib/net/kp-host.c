@@ -33,6 +33,7 @@ struct _KpHost {
         GPtrArray *listen_addrs; /* KpMultiaddr* */
         GHashTable *connections; /* KpConnection* -> KpHostConnData* */
         GArray *listeners;       /* KpHostListener */
+        guint handshake_timeout_ms;
 };
 
 /* The host's side of one connection. */
@@ -68,6 +69,7 @@ kp_host_new(const KpKeypair *identity)
         host->listen_addrs = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
         host->connections = g_hash_table_new_full(NULL, NULL, NULL, g_free);
         host->listeners = g_array_new(FALSE, FALSE, sizeof(KpHostListener));
+        host->handshake_timeout_ms = KP_HOST_HANDSHAKE_TIMEOUT_MS;
         return host;
 }
 
@@ -89,6 +91,20 @@ kp_host_free(KpHost *host)
         g_ptr_array_unref(host->listen_addrs);
         g_array_unref(host->listeners);
         g_free(host);
+}
+
+void
+kp_host_set_handshake_timeout(KpHost *host, guint ms)
+{
+        g_return_if_fail(ms >= KP_HOST_HANDSHAKE_TIMEOUT_MIN_MS
+                         && ms <= KP_HOST_HANDSHAKE_TIMEOUT_MAX_MS);
+        host->handshake_timeout_ms = ms;
+}
+
+guint
+kp_host_get_handshake_timeout(KpHost *host)
+{
+        return host->handshake_timeout_ms;
 }
 
 const KpPeerId *
