@@ -24,6 +24,12 @@ G_BEGIN_DECLS
 #define KP_HOST_IDLE_TIMEOUT_MS (5 * 60 * 1000)
 /* A dial (resolve + TCP connect + handshake) that takes longer fails. */
 #define KP_HOST_DIAL_TIMEOUT_MS 10000
+/* Inbound connections accepted per wakeup of a listening socket, so a flood
+ * of connects cannot starve established connections. */
+#define KP_HOST_ACCEPT_BATCH 64
+/* After a failed accept (out of file descriptors, memory) the listener
+ * pauses this long instead of spinning on its still-readable socket. */
+#define KP_HOST_ACCEPT_BACKOFF_MS 100
 
 typedef struct _KpHost KpHost;
 typedef struct _KpConnection KpConnection;

@@ -6,10 +6,15 @@ Connects, misbehaves as CASE says, then waits (at most --wait seconds) for
 the server to close the connection. Prints one line:
   local=/ip4/127.0.0.1/tcp/N result=closed|timeout elapsed_ms=M
 Exit status 0 when the server closed the connection in time, 1 otherwise,
-2 on a usage or setup error."""
+2 on a usage or setup error.
+
+"flood" opens --connections silent connections at once (more than the
+server's descriptor limit, to make its accept fail) and waits until the
+server has closed every one; it prints closed=K of=N."""
 
 import argparse
 import os
+import select
 import socket
 import sys
 import time
@@ -133,12 +138,41 @@ CASES = {
 }
 
 
+def flood(port, n, wait):
+    deadline = time.monotonic() + wait
+    socks = []
+    for _ in range(n):
+        # The kernel completes the TCP handshake from the listen backlog
+        # whether or not the server can accept.
+        s = socket.create_connection(("127.0.0.1", port), timeout=wait)
+        s.setblocking(False)
+        socks.append(s)
+    open_socks = set(socks)
+    while open_socks and time.monotonic() < deadline:
+        ready, _, _ = select.select(list(open_socks), [], [], 0.1)
+        for s in ready:
+            try:
+                if s.recv(4096):
+                    continue
+            except ConnectionError:
+                pass
+            open_socks.discard(s)
+            s.close()
+    for s in open_socks:
+        s.close()
+    print(f"closed={n - len(open_socks)} of={n}")
+    return 0 if not open_socks else 1
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("case", choices=sorted(CASES))
+    ap.add_argument("case", choices=sorted(CASES) + ["flood"])
     ap.add_argument("port", type=int)
     ap.add_argument("--wait", type=float, default=10.0)
+    ap.add_argument("--connections", type=int, default=100)
     args = ap.parse_args()
+    if args.case == "flood":
+        return flood(args.port, args.connections, args.wait)
 
     start = time.monotonic()
     deadline = start + args.wait

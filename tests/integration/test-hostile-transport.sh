@@ -124,3 +124,50 @@ kill "$daemon"
 wait "$daemon"
 status=$?
 if [ "$status" = 0 ]; then ok "kpingd exits 0 on SIGTERM"; else not_ok "kpingd exits 0 on SIGTERM" "exit $status" "$(tail "$TMP/kpingd.log")"; fi
+
+# More connections at once than the daemon has descriptors: accepting fails
+# for a while. The daemon must neither spin nor flood its log, must close
+# every connection once the handshake timeout frees descriptors, and must
+# serve again afterwards.
+(
+        ulimit -n 48
+        exec "$KPINGD" --config "$TMP/kpingd.conf" --state-dir "$TMP/state" \
+                --listen /ip4/127.0.0.1/tcp/0 --addrs-file "$TMP/addrs2" 2>"$TMP/kpingd2.log"
+) &
+daemon=$!
+for _ in $(seq 100); do
+        [ -s "$TMP/addrs2" ] && break
+        sleep 0.1
+done
+addr=$(head -n 1 "$TMP/addrs2" 2>/dev/null)
+port=$(echo "$addr" | sed -n 's|^/ip4/127.0.0.1/tcp/\([0-9]*\)/p2p/.*|\1|p')
+baseline=$(fd_count)
+cpu_ticks() {
+        awk '{ print $14 + $15 }' "/proc/$daemon/stat"
+}
+ticks0=$(cpu_ticks)
+check "100 connections against 48 descriptors are all closed" \
+        $HOSTILE flood "$port" --connections 100 --wait 15
+ticks=$(($(cpu_ticks) - ticks0))
+# A spinning accept loop burns the whole wait; the real work is a few ms.
+if [ "$ticks" -lt 50 ]; then
+        ok "no busy loop while out of descriptors ($ticks ticks of CPU)"
+else
+        not_ok "no busy loop while out of descriptors" "$ticks clock ticks of CPU"
+fi
+n_warn=$(grep -c "cannot accept connections" "$TMP/kpingd2.log")
+if [ "$n_warn" -ge 1 ] && [ "$n_warn" -le 5 ]; then
+        ok "accept failures logged, not flooded ($n_warn lines)"
+else
+        not_ok "accept failures logged, not flooded" "$n_warn lines" "$(head -n 3 "$TMP/kpingd2.log")"
+fi
+check "a legitimate ping after the flood" ping5
+if wait_fds "$baseline"; then
+        ok "file descriptors back to the baseline after the flood ($baseline)"
+else
+        not_ok "file descriptors back to the baseline after the flood ($baseline)" "now $(fd_count)"
+fi
+kill "$daemon"
+wait "$daemon"
+status=$?
+if [ "$status" = 0 ]; then ok "kpingd exits 0 on SIGTERM"; else not_ok "kpingd exits 0 on SIGTERM" "exit $status" "$(tail "$TMP/kpingd.log")"; fi
