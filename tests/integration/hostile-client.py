@@ -104,6 +104,21 @@ def case_noise_partial_silence(sock, deadline):
     sock.sendall(NOISE_PROPOSAL + b"\x03\xe8" + os.urandom(10))
 
 
+def case_trickle(sock, deadline):
+    # A valid proposal, one byte every 200 ms: input must not extend the
+    # handshake deadline.
+    for b in NOISE_PROPOSAL + b"\x00\x20" + os.urandom(32):
+        if time.monotonic() >= deadline:
+            return
+        sock.sendall(bytes([b]))
+        sock.settimeout(0.2)
+        try:
+            if not sock.recv(4096):
+                raise ConnectionError("closed")
+        except socket.timeout:
+            pass
+
+
 def case_silent(sock, deadline):
     pass
 
@@ -133,6 +148,7 @@ CASES = {
     "noise-partial-silence": case_noise_partial_silence,
     "wrong-mss-header": case_wrong_mss_header,
     "silent": case_silent,
+    "trickle": case_trickle,
     "silent-after-mss": case_silent_after_mss,
     "garbage-noise-message3": case_garbage_noise_message3,
 }

@@ -90,6 +90,7 @@ hostile "noise frame within limits announced, then silence" noise-partial-silenc
         "handshake not finished within $HANDSHAKE_MS ms"
 hostile "silent client" silent "handshake not finished within $HANDSHAKE_MS ms"
 hostile "silent after agreeing on /noise" silent-after-mss "handshake not finished within $HANDSHAKE_MS ms"
+hostile "one byte every 200 ms" trickle "handshake not finished within $HANDSHAKE_MS ms"
 hostile "garbage noise message 3" garbage-noise-message3 "failed to decrypt"
 
 # Twenty silent peers at once, and a real client served meanwhile.
