@@ -1,12 +1,14 @@
 /* The host: listeners, dials, connections and the protocol handler table. */
 #define G_LOG_DOMAIN "kp-net"
 
+#include <errno.h>
 #include <ifaddrs.h>
 #include <stdlib.h>
 #include <string.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/kp-error.h"
 #include "net/kp-connection-private.h"
@@ -272,10 +274,24 @@ on_backoff_over(gpointer user_data)
         return G_SOURCE_REMOVE;
 }
 
+/* Pauses accepting for KP_HOST_ACCEPT_BACKOFF_MS after @err; logs once per
+ * run of failures. */
+static void
+acceptor_pause(KpAcceptor *a, int err)
+{
+        if (!a->reported)
+                g_warning("cannot accept connections: %s (retrying every %d ms)", g_strerror(err),
+                          KP_HOST_ACCEPT_BACKOFF_MS);
+        a->reported = TRUE;
+        g_clear_pointer(&a->source, g_source_unref);
+        a->backoff_id = g_timeout_add(KP_HOST_ACCEPT_BACKOFF_MS, on_backoff_over, a);
+}
+
 /* Accepts what is waiting, a bounded batch per wakeup. An accept that fails
- * (typically out of file descriptors) leaves the connection in the kernel's
- * backlog and the socket readable: retrying at once would spin, so the
- * acceptor pauses and logs once per run of failures. */
+ * for want of resources (descriptors, memory) leaves the connection in the
+ * kernel's backlog and the socket readable: retrying at once would spin, so
+ * the acceptor pauses instead. accept4() rather than g_socket_accept() so
+ * that errno tells a resource shortage from one connection's failure. */
 static gboolean
 on_acceptable(GSocket *socket, GIOCondition condition, gpointer user_data)
 {
@@ -283,22 +299,29 @@ on_acceptable(GSocket *socket, GIOCondition condition, gpointer user_data)
 
         for (guint i = 0; i < KP_HOST_ACCEPT_BATCH; i++) {
                 g_autoptr(GError) error = NULL;
-                g_autoptr(GSocket) accepted = g_socket_accept(a->socket, NULL, &error);
+                g_autoptr(GSocket) accepted = NULL;
                 g_autoptr(GSocketConnection) sc = NULL;
+                int fd
+                    = accept4(g_socket_get_fd(a->socket), NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
-                if (accepted == NULL) {
-                        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+                if (fd < 0) {
+                        int err = errno;
+                        if (err == EAGAIN || err == EWOULDBLOCK)
                                 return G_SOURCE_CONTINUE;
-                        if (!a->reported)
-                                g_warning("cannot accept connections: %s (retrying every %d ms)",
-                                          error->message, KP_HOST_ACCEPT_BACKOFF_MS);
-                        a->reported = TRUE;
-                        g_clear_pointer(&a->source, g_source_unref);
-                        a->backoff_id
-                            = g_timeout_add(KP_HOST_ACCEPT_BACKOFF_MS, on_backoff_over, a);
+                        /* That one connection failed (reset before accept,
+                         * refused by a firewall rule): take the next. */
+                        if (err == EINTR || err == ECONNABORTED || err == EPROTO || err == EPERM)
+                                continue;
+                        acceptor_pause(a, err);
                         return G_SOURCE_REMOVE;
                 }
                 a->reported = FALSE;
+                accepted = g_socket_new_from_fd(fd, &error);
+                if (accepted == NULL) {
+                        close(fd);
+                        g_debug("dropping an inbound connection: %s", error->message);
+                        continue;
+                }
                 sc = g_socket_connection_factory_create_connection(accepted);
                 if (adopt_connection(a->host, sc, KP_CONNECTION_INBOUND, NULL, NULL, &error)
                     == NULL)
