@@ -8,6 +8,7 @@
 #include "core/kp-error.h"
 #include "core/kp-mss.h"
 #include "log.h"
+#include "net/kp-host.h"
 
 /* What the command line said; NULL where it said nothing. */
 typedef struct {
@@ -98,6 +99,38 @@ apply_log_level(KpingdConfig *c, const char *value, const char *where, GError **
                             "%s: invalid log level \"%s\" (error, warning, info or debug)", where,
                             value);
                 return FALSE;
+        }
+        return TRUE;
+}
+
+/* [Limits]: every key a bounded integer. */
+static gboolean
+load_limits(KpingdConfig *c, GKeyFile *kf, const char *path, GError **error)
+{
+        g_auto(GStrv) keys = g_key_file_get_keys(kf, "Limits", NULL, NULL);
+
+        for (gsize i = 0; keys != NULL && keys[i] != NULL; i++) {
+                g_autofree char *value = g_key_file_get_string(kf, "Limits", keys[i], NULL);
+                guint64 v = 0;
+
+                if (value == NULL)
+                        continue;
+                g_strstrip(value);
+                if (g_str_equal(keys[i], "HandshakeTimeoutMs")) {
+                        if (!g_ascii_string_to_unsigned(value, 10, KP_HOST_HANDSHAKE_TIMEOUT_MIN_MS,
+                                                        KP_HOST_HANDSHAKE_TIMEOUT_MAX_MS, &v,
+                                                        NULL)) {
+                                g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
+                                            "%s: key HandshakeTimeoutMs: invalid value \"%s\" "
+                                            "(%u to %u milliseconds)",
+                                            path, value, KP_HOST_HANDSHAKE_TIMEOUT_MIN_MS,
+                                            KP_HOST_HANDSHAKE_TIMEOUT_MAX_MS);
+                                return FALSE;
+                        }
+                        c->handshake_timeout_ms = (guint)v;
+                } else {
+                        g_warning("%s: unknown key %s in [Limits] ignored", path, keys[i]);
+                }
         }
         return TRUE;
 }
@@ -194,7 +227,7 @@ load_file(KpingdConfig *c, const char *path, gboolean must_exist, GError **error
                         g_warning("%s: unknown key %s ignored", path, keys[i]);
                 }
         }
-        return TRUE;
+        return load_limits(c, kf, path, error);
 }
 
 static const char *
@@ -251,6 +284,7 @@ kpingd_config_load(KpingdConfig *c, int *argc, char ***argv, GError **error)
 
         c->log_level = G_LOG_LEVEL_INFO;
         c->durability = KPINGD_DURABILITY_BATCHED;
+        c->handshake_timeout_ms = KP_HOST_HANDSHAKE_TIMEOUT_MS;
         c->actor_name = g_strdup(KPINGD_DEFAULT_ACTOR);
         c->kad_protocols = g_strsplit(KPINGD_DEFAULT_KAD, ";", -1);
         c->listen = parse_addrs((const char *const *)default_listen, FALSE, "default", error);

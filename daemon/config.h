@@ -27,6 +27,7 @@ typedef struct {
         KpingdDurability durability;
         GLogLevelFlags log_level;
         char *addrs_file;
+        guint handshake_timeout_ms; /* [Limits] HandshakeTimeoutMs */
         gboolean print_peer_id;
         gboolean version;
 } KpingdConfig;

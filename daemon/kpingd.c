@@ -168,6 +168,7 @@ run_daemon(Kpingd *d)
         g_autofree char *total = NULL;
 
         d->host = kp_host_new(d->identity);
+        kp_host_set_handshake_timeout(d->host, d->config->handshake_timeout_ms);
         kp_host_add_callbacks(d->host, &host_callbacks, d);
         d->identify = kp_identify_service_new(d->host, agent, TRUE);
         kp_ping_service_register(d->host);

@@ -7,6 +7,10 @@
 #include "net/kp-host.h"
 #include "net/kp-socket-pump.h"
 
+/* The reused plaintext buffer keeps at most this much capacity between
+ * reads, so an idle connection holds little memory. */
+#define KP_CONNECTION_KEEP_BUFFER 4096
+
 typedef enum {
         KP_CONNECTION_STAGE_SECURITY, /* multistream-select for /noise */
         KP_CONNECTION_STAGE_NOISE,    /* Noise XX handshake */
@@ -48,6 +52,7 @@ struct _KpConnection {
         gint64 last_input_us;
         guint dispatch_depth; /* > 0 while handling input: flush once at the end */
         GByteArray *scratch;  /* plaintext, and ciphertext on the way out */
+        GByteArray *plain;    /* decrypted input, reused across reads */
 };
 
 struct _KpStream {

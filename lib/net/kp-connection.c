@@ -33,6 +33,7 @@ kp_connection_unref(KpConnection *conn)
         g_clear_pointer(&conn->remote_addr, kp_multiaddr_free);
         g_clear_pointer(&conn->local_addr, kp_multiaddr_free);
         g_clear_pointer(&conn->scratch, g_byte_array_unref);
+        g_clear_pointer(&conn->plain, g_byte_array_unref);
         g_free(conn);
 }
 
@@ -208,8 +209,8 @@ on_handshake_timeout(gpointer user_data)
         g_autoptr(GError) error = NULL;
 
         conn->handshake_timeout_id = 0;
-        error = g_error_new(KP_ERROR, KP_ERROR_TIMEOUT, "handshake not finished within %d ms",
-                            KP_HOST_HANDSHAKE_TIMEOUT_MS);
+        error = g_error_new(KP_ERROR, KP_ERROR_TIMEOUT, "handshake not finished within %u ms",
+                            kp_host_get_handshake_timeout(conn->host));
         connection_fail(conn, error);
         return G_SOURCE_REMOVE;
 }
@@ -348,6 +349,17 @@ handle_plaintext(KpConnection *conn, const guint8 *data, gsize len)
         }
 }
 
+/* Drops a reused buffer that grew past KP_CONNECTION_KEEP_BUFFER (its
+ * capacity is at least its last length). */
+static void
+trim_buffer(GByteArray **buf)
+{
+        if (*buf != NULL && (*buf)->len > KP_CONNECTION_KEEP_BUFFER) {
+                g_byte_array_unref(*buf);
+                *buf = g_byte_array_new();
+        }
+}
+
 static void
 on_received(KpSocketPump *pump, const guint8 *data, gsize len, gpointer user_data)
 {
@@ -371,8 +383,6 @@ on_received(KpSocketPump *pump, const guint8 *data, gsize len, gpointer user_dat
                                 g_clear_pointer(&conn->mss, kp_mss_free);
                         }
                 } else {
-                        g_autoptr(GByteArray) plain = NULL;
-
                         if (!kp_noise_feed(conn->noise, data, len, &used, &error)) {
                                 connection_fail(conn, error);
                                 break;
@@ -381,9 +391,12 @@ on_received(KpSocketPump *pump, const guint8 *data, gsize len, gpointer user_dat
                         if (conn->stage == KP_CONNECTION_STAGE_NOISE
                             && kp_noise_get_state(conn->noise) == KP_NOISE_STATE_TRANSPORT)
                                 on_secure(conn);
-                        plain = g_byte_array_new();
-                        if (kp_noise_take_plaintext(conn->noise, plain) > 0)
-                                handle_plaintext(conn, plain->data, plain->len);
+                        /* No callback reenters on_received (nothing runs a
+                         * nested main loop), so one buffer serves every read. */
+                        g_byte_array_set_size(conn->plain, 0);
+                        if (kp_noise_take_plaintext(conn->noise, conn->plain) > 0)
+                                handle_plaintext(conn, conn->plain->data, conn->plain->len);
+                        trim_buffer(&conn->plain);
                 }
                 if (used == 0)
                         break;
@@ -435,6 +448,7 @@ kp_connection_new(KpHost *host, GSocketConnection *socket_conn, KpConnectionDire
         conn->remote_addr = kp_tcp_multiaddr_from_address(remote, NULL);
         conn->local_addr = kp_tcp_multiaddr_from_address(local, NULL);
         conn->scratch = g_byte_array_new();
+        conn->plain = g_byte_array_new();
         conn->connected_us = g_get_monotonic_time();
         conn->last_input_us = conn->connected_us;
         if (expected != NULL) {
@@ -459,7 +473,7 @@ kp_connection_start(KpConnection *conn)
         g_autoptr(GError) error = NULL;
 
         conn->handshake_timeout_id
-            = g_timeout_add(KP_HOST_HANDSHAKE_TIMEOUT_MS, on_handshake_timeout, conn);
+            = g_timeout_add(kp_host_get_handshake_timeout(conn->host), on_handshake_timeout, conn);
         kp_socket_pump_start(conn->pump);
         /* The dialer proposes /noise and sends its first handshake message in
          * the same write (lazy multistream-select). */

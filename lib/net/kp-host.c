@@ -1,12 +1,14 @@
 /* The host: listeners, dials, connections and the protocol handler table. */
 #define G_LOG_DOMAIN "kp-net"
 
+#include <errno.h>
 #include <ifaddrs.h>
 #include <stdlib.h>
 #include <string.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/kp-error.h"
 #include "net/kp-connection-private.h"
@@ -27,13 +29,23 @@ typedef struct {
 struct _KpHost {
         const KpKeypair *identity;
         KpPeerId self;
-        GHashTable *handlers; /* protocol -> KpHandler */
-        GStrv protocols;      /* sorted keys of @handlers */
-        GSocketService *service;
+        GHashTable *handlers;    /* protocol -> KpHandler */
+        GStrv protocols;         /* sorted keys of @handlers */
+        GPtrArray *acceptors;    /* KpAcceptor*, one per listening socket */
         GPtrArray *listen_addrs; /* KpMultiaddr* */
         GHashTable *connections; /* KpConnection* -> KpHostConnData* */
         GArray *listeners;       /* KpHostListener */
+        guint handshake_timeout_ms;
 };
+
+/* One listening socket and its accept loop. */
+typedef struct {
+        KpHost *host;
+        GSocket *socket;
+        GSource *source;   /* while accepting */
+        guint backoff_id;  /* while paused after an accept error */
+        gboolean reported; /* the current run of accept errors was logged */
+} KpAcceptor;
 
 /* The host's side of one connection. */
 typedef struct {
@@ -56,6 +68,19 @@ kp_dial_data_free(KpDialData *d)
         g_free(d);
 }
 
+static void
+kp_acceptor_free(KpAcceptor *a)
+{
+        if (a->source != NULL) {
+                g_source_destroy(a->source);
+                g_source_unref(a->source);
+        }
+        g_clear_handle_id(&a->backoff_id, g_source_remove);
+        g_socket_close(a->socket, NULL);
+        g_object_unref(a->socket);
+        g_free(a);
+}
+
 KpHost *
 kp_host_new(const KpKeypair *identity)
 {
@@ -68,6 +93,8 @@ kp_host_new(const KpKeypair *identity)
         host->listen_addrs = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
         host->connections = g_hash_table_new_full(NULL, NULL, NULL, g_free);
         host->listeners = g_array_new(FALSE, FALSE, sizeof(KpHostListener));
+        host->acceptors = g_ptr_array_new_with_free_func((GDestroyNotify)kp_acceptor_free);
+        host->handshake_timeout_ms = KP_HOST_HANDSHAKE_TIMEOUT_MS;
         return host;
 }
 
@@ -77,18 +104,27 @@ kp_host_free(KpHost *host)
         if (host == NULL)
                 return;
         kp_host_close_all(host);
-        if (host->service != NULL) {
-                g_socket_service_stop(host->service);
-                g_socket_listener_close(G_SOCKET_LISTENER(host->service));
-                g_signal_handlers_disconnect_by_data(host->service, host);
-                g_clear_object(&host->service);
-        }
+        g_ptr_array_unref(host->acceptors);
         g_hash_table_unref(host->connections);
         g_hash_table_unref(host->handlers);
         g_strfreev(host->protocols);
         g_ptr_array_unref(host->listen_addrs);
         g_array_unref(host->listeners);
         g_free(host);
+}
+
+void
+kp_host_set_handshake_timeout(KpHost *host, guint ms)
+{
+        g_return_if_fail(ms >= KP_HOST_HANDSHAKE_TIMEOUT_MIN_MS
+                         && ms <= KP_HOST_HANDSHAKE_TIMEOUT_MAX_MS);
+        host->handshake_timeout_ms = ms;
+}
+
+guint
+kp_host_get_handshake_timeout(KpHost *host)
+{
+        return host->handshake_timeout_ms;
 }
 
 const KpPeerId *
@@ -226,30 +262,87 @@ adopt_connection(KpHost *host, GSocketConnection *sc, KpConnectionDirection dire
         return conn;
 }
 
-static gboolean
-on_incoming(GSocketService *service, GSocketConnection *sc, GObject *source, gpointer user_data)
-{
-        KpHost *host = user_data;
-        g_autoptr(GError) error = NULL;
+static void acceptor_start(KpAcceptor *a);
 
-        if (adopt_connection(host, sc, KP_CONNECTION_INBOUND, NULL, NULL, &error) == NULL)
-                g_debug("dropping an inbound connection: %s", error->message);
-        return TRUE;
+static gboolean
+on_backoff_over(gpointer user_data)
+{
+        KpAcceptor *a = user_data;
+
+        a->backoff_id = 0;
+        acceptor_start(a);
+        return G_SOURCE_REMOVE;
+}
+
+/* Pauses accepting for KP_HOST_ACCEPT_BACKOFF_MS after @err; logs once per
+ * run of failures. */
+static void
+acceptor_pause(KpAcceptor *a, int err)
+{
+        if (!a->reported)
+                g_warning("cannot accept connections: %s (retrying every %d ms)", g_strerror(err),
+                          KP_HOST_ACCEPT_BACKOFF_MS);
+        a->reported = TRUE;
+        g_clear_pointer(&a->source, g_source_unref);
+        a->backoff_id = g_timeout_add(KP_HOST_ACCEPT_BACKOFF_MS, on_backoff_over, a);
+}
+
+/* Accepts what is waiting, a bounded batch per wakeup. An accept that fails
+ * for want of resources (descriptors, memory) leaves the connection in the
+ * kernel's backlog and the socket readable: retrying at once would spin, so
+ * the acceptor pauses instead. accept4() rather than g_socket_accept() so
+ * that errno tells a resource shortage from one connection's failure. */
+static gboolean
+on_acceptable(GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+        KpAcceptor *a = user_data;
+
+        for (guint i = 0; i < KP_HOST_ACCEPT_BATCH; i++) {
+                g_autoptr(GError) error = NULL;
+                g_autoptr(GSocket) accepted = NULL;
+                g_autoptr(GSocketConnection) sc = NULL;
+                int fd
+                    = accept4(g_socket_get_fd(a->socket), NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+                if (fd < 0) {
+                        int err = errno;
+                        if (err == EAGAIN || err == EWOULDBLOCK)
+                                return G_SOURCE_CONTINUE;
+                        /* That one connection failed (reset before accept,
+                         * refused by a firewall rule): take the next. */
+                        if (err == EINTR || err == ECONNABORTED || err == EPROTO || err == EPERM)
+                                continue;
+                        acceptor_pause(a, err);
+                        return G_SOURCE_REMOVE;
+                }
+                a->reported = FALSE;
+                accepted = g_socket_new_from_fd(fd, &error);
+                if (accepted == NULL) {
+                        close(fd);
+                        g_debug("dropping an inbound connection: %s", error->message);
+                        continue;
+                }
+                sc = g_socket_connection_factory_create_connection(accepted);
+                if (adopt_connection(a->host, sc, KP_CONNECTION_INBOUND, NULL, NULL, &error)
+                    == NULL)
+                        g_debug("dropping an inbound connection: %s", error->message);
+        }
+        return G_SOURCE_CONTINUE;
 }
 
 static void
-ensure_service(KpHost *host)
+acceptor_start(KpAcceptor *a)
 {
-        if (host->service != NULL)
-                return;
-        host->service = g_socket_service_new();
-        g_signal_connect(host->service, "incoming", G_CALLBACK(on_incoming), host);
+        a->source = g_socket_create_source(a->socket, G_IO_IN, NULL);
+        g_source_set_callback(a->source, G_SOURCE_FUNC(on_acceptable), a, NULL);
+        g_source_attach(a->source, g_main_context_get_thread_default());
 }
 
 static gboolean
 add_listening_socket(KpHost *host, GSocket *socket, GError **error)
 {
         g_autoptr(GSocketAddress) bound = NULL;
+        KpAcceptor *a;
         KpMultiaddr *ma;
 
         bound = g_socket_get_local_address(socket, error);
@@ -258,13 +351,13 @@ add_listening_socket(KpHost *host, GSocket *socket, GError **error)
         ma = kp_tcp_multiaddr_from_address(bound, error);
         if (ma == NULL)
                 return FALSE;
-        ensure_service(host);
-        if (!g_socket_listener_add_socket(G_SOCKET_LISTENER(host->service), socket, NULL, error)) {
-                kp_multiaddr_free(ma);
-                return FALSE;
-        }
+        g_socket_set_blocking(socket, FALSE);
+        a = g_new0(KpAcceptor, 1);
+        a->host = host;
+        a->socket = g_object_ref(socket);
+        g_ptr_array_add(host->acceptors, a);
         g_ptr_array_add(host->listen_addrs, ma);
-        g_socket_service_start(host->service);
+        acceptor_start(a);
         return TRUE;
 }
 

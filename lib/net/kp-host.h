@@ -14,12 +14,22 @@
 G_BEGIN_DECLS
 
 #define KP_YAMUX_PROTOCOL_ID "/yamux/1.0.0"
-/* A connection whose security and muxer are not in place by then is closed. */
-#define KP_HOST_HANDSHAKE_TIMEOUT_MS 10000
+/* A connection whose security and muxer are not in place by then is closed
+ * (the default; kp_host_set_handshake_timeout() changes it within the
+ * bounds below). */
+#define KP_HOST_HANDSHAKE_TIMEOUT_MS     10000
+#define KP_HOST_HANDSHAKE_TIMEOUT_MIN_MS 100
+#define KP_HOST_HANDSHAKE_TIMEOUT_MAX_MS (10 * 60 * 1000)
 /* A connection that receives nothing for this long is closed. */
 #define KP_HOST_IDLE_TIMEOUT_MS (5 * 60 * 1000)
 /* A dial (resolve + TCP connect + handshake) that takes longer fails. */
 #define KP_HOST_DIAL_TIMEOUT_MS 10000
+/* Inbound connections accepted per wakeup of a listening socket, so a flood
+ * of connects cannot starve established connections. */
+#define KP_HOST_ACCEPT_BATCH 64
+/* After a failed accept (out of file descriptors, memory) the listener
+ * pauses this long instead of spinning on its still-readable socket. */
+#define KP_HOST_ACCEPT_BACKOFF_MS 100
 
 typedef struct _KpHost KpHost;
 typedef struct _KpConnection KpConnection;
@@ -109,6 +119,11 @@ typedef struct {
 KpHost *kp_host_new(const KpKeypair *identity);
 void kp_host_free(KpHost *host);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KpHost, kp_host_free)
+
+/* For connections accepted or dialled from now on; @ms must be within
+ * KP_HOST_HANDSHAKE_TIMEOUT_MIN_MS .. KP_HOST_HANDSHAKE_TIMEOUT_MAX_MS. */
+void kp_host_set_handshake_timeout(KpHost *host, guint ms);
+guint kp_host_get_handshake_timeout(KpHost *host);
 
 const KpPeerId *kp_host_get_peer_id(KpHost *host);
 const KpKeypair *kp_host_get_identity(KpHost *host);

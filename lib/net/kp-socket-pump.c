@@ -82,6 +82,23 @@ on_readable(GSocket *socket, GIOCondition condition, gpointer user_data)
 
 static void update_sources(KpSocketPump *pump);
 
+/* A socket source for @condition on the thread-default context. It may
+ * recurse: GLib (before 2.76) blocks a non-recursive source around each
+ * dispatch by taking its fd out of the poll set and putting it back, and
+ * each of those signals the context's wakeup eventfd: three extra syscalls
+ * per message received. Nothing here runs a nested main loop from a pump
+ * callback, so the recursion it allows never happens. */
+static GSource *
+attach_socket_source(KpSocketPump *pump, GIOCondition condition, GSocketSourceFunc func)
+{
+        GSource *source = g_socket_create_source(pump->socket, condition, NULL);
+
+        g_source_set_can_recurse(source, TRUE);
+        g_source_set_callback(source, G_SOURCE_FUNC(func), pump, NULL);
+        g_source_attach(source, g_main_context_get_thread_default());
+        return source;
+}
+
 /* Sends what is queued; FALSE when the socket failed (the pump is closed and
  * the closed callback has run). */
 static gboolean
@@ -130,16 +147,12 @@ update_sources(KpSocketPump *pump)
         if (pump->closed)
                 return;
         if (pump->reading && pump->in_source == NULL) {
-                pump->in_source = g_socket_create_source(pump->socket, G_IO_IN, NULL);
-                g_source_set_callback(pump->in_source, G_SOURCE_FUNC(on_readable), pump, NULL);
-                g_source_attach(pump->in_source, g_main_context_get_thread_default());
+                pump->in_source = attach_socket_source(pump, G_IO_IN, on_readable);
         } else if (!pump->reading) {
                 detach_source(&pump->in_source);
         }
         if (pump->queue != NULL && pump->out_source == NULL) {
-                pump->out_source = g_socket_create_source(pump->socket, G_IO_OUT, NULL);
-                g_source_set_callback(pump->out_source, G_SOURCE_FUNC(on_writable), pump, NULL);
-                g_source_attach(pump->out_source, g_main_context_get_thread_default());
+                pump->out_source = attach_socket_source(pump, G_IO_OUT, on_writable);
         } else if (pump->queue == NULL) {
                 detach_source(&pump->out_source);
         }
@@ -157,6 +170,11 @@ kp_socket_pump_new(GSocketConnection *connection, const KpSocketPumpCallbacks *c
         pump->callbacks = *callbacks;
         pump->user_data = user_data;
         g_socket_set_blocking(pump->socket, FALSE);
+        /* GSocketClient leaves its connect timeout on the socket; GIO then
+         * re-arms a deadline on every dispatch of its sources, and each
+         * re-arm signals the main context's wakeup eventfd (two extra
+         * syscalls per message). The connection keeps its own timers. */
+        g_socket_set_timeout(pump->socket, 0);
         /* Small request/response messages must not wait for Nagle. */
         g_socket_set_option(pump->socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
         return pump;
