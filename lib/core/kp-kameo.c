@@ -663,7 +663,7 @@ read_string_rest(Reader *r, const Tok *tok, gboolean text, const char *what, GBy
 static char *
 text_from_bytes(GByteArray *buf, const char *what, GError **error)
 {
-        if (memchr(buf->data, '\0', buf->len) != NULL) {
+        if (buf->len > 0 && memchr(buf->data, '\0', buf->len) != NULL) {
                 g_set_error(error, KP_ERROR, KP_ERROR_INVALID, "kameo: %s contains a NUL byte",
                             what);
                 return NULL;

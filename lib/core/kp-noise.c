@@ -189,7 +189,8 @@ kp_noise_cipher_decrypt_ad(KpNoiseCipher *cs, const guint8 *ad, gsize ad_len,
         g_byte_array_set_size(out, old + (guint)(len - KP_NOISE_TAG_BYTES));
 #ifdef KP_NOISE_NULL_CIPHER
         /* The tag is ignored so that fuzzers need not forge it. */
-        memcpy(out->data + old, ciphertext, len - KP_NOISE_TAG_BYTES);
+        if (len > KP_NOISE_TAG_BYTES)
+                memcpy(out->data + old, ciphertext, len - KP_NOISE_TAG_BYTES);
         (void)ad;
         (void)ad_len;
 #else

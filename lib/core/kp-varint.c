@@ -41,6 +41,11 @@ kp_varint_read(const guint8 *buf, gsize len, gsize *pos, guint64 *ret_value, GEr
         gssize n;
 
         g_return_val_if_fail(*pos <= len, FALSE);
+        /* An empty buffer may be NULL: no pointer arithmetic on it. */
+        if (*pos == len) {
+                g_set_error(error, KP_ERROR, KP_ERROR_TRUNCATED, "truncated varint");
+                return FALSE;
+        }
         n = kp_varint_decode(buf + *pos, len - *pos, &value, error);
         if (n < 0)
                 return FALSE;
