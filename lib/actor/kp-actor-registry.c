@@ -281,23 +281,6 @@ on_providers_done(GObject *source, GAsyncResult *result, gpointer user_data)
         lookup_unref(l);
 }
 
-static guint
-peer_id_hash(gconstpointer p)
-{
-        const KpPeerId *id = p;
-        guint h = 5381;
-
-        for (guint i = 0; i < id->len; i++)
-                h = h * 33 + id->bytes[i];
-        return h;
-}
-
-static gboolean
-peer_id_equal(gconstpointer a, gconstpointer b)
-{
-        return kp_peer_id_equal(a, b);
-}
-
 static void
 start_attempt(KpLookup *l)
 {
@@ -328,7 +311,7 @@ kp_actor_lookup_async(KpDht *dht, const char *name, const char *expected_remote_
             = g_get_monotonic_time()
               + (gint64)(timeout_ms > 0 ? timeout_ms : KP_ACTOR_LOOKUP_TIMEOUT_MS) * 1000;
         l->retry_ms = KP_ACTOR_LOOKUP_RETRY_MS;
-        l->asked = g_hash_table_new_full(peer_id_hash, peer_id_equal, g_free, NULL);
+        l->asked = g_hash_table_new_full(kp_peer_id_hash, kp_peer_id_equal_func, g_free, NULL);
         start_attempt(l);
         lookup_unref(l);
 }

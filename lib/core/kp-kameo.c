@@ -382,46 +382,20 @@ typedef struct {
         Tok tok;
 } Reader;
 
-static void
-cb_u8(void *ctx, uint8_t v)
-{
-        ((Reader *)ctx)->tok = (Tok){ .type = TOK_UINT, .u = v };
-}
-static void
-cb_u16(void *ctx, uint16_t v)
-{
-        ((Reader *)ctx)->tok = (Tok){ .type = TOK_UINT, .u = v };
-}
-static void
-cb_u32(void *ctx, uint32_t v)
-{
-        ((Reader *)ctx)->tok = (Tok){ .type = TOK_UINT, .u = v };
-}
-static void
-cb_u64(void *ctx, uint64_t v)
-{
-        ((Reader *)ctx)->tok = (Tok){ .type = TOK_UINT, .u = v };
-}
-static void
-cb_n8(void *ctx, uint8_t v)
-{
-        ((Reader *)ctx)->tok = (Tok){ .type = TOK_NEGINT, .u = v };
-}
-static void
-cb_n16(void *ctx, uint16_t v)
-{
-        ((Reader *)ctx)->tok = (Tok){ .type = TOK_NEGINT, .u = v };
-}
-static void
-cb_n32(void *ctx, uint32_t v)
-{
-        ((Reader *)ctx)->tok = (Tok){ .type = TOK_NEGINT, .u = v };
-}
-static void
-cb_n64(void *ctx, uint64_t v)
-{
-        ((Reader *)ctx)->tok = (Tok){ .type = TOK_NEGINT, .u = v };
-}
+/* libcbor has one callback per integer width; they all make one token. */
+#define KP_CBOR_INT_CALLBACK(name, ctype, toktype)                                                 \
+        static void name(void *ctx, ctype v)                                                       \
+        {                                                                                          \
+                ((Reader *)ctx)->tok = (Tok){ .type = toktype, .u = v };                           \
+        }
+KP_CBOR_INT_CALLBACK(cb_u8, uint8_t, TOK_UINT)
+KP_CBOR_INT_CALLBACK(cb_u16, uint16_t, TOK_UINT)
+KP_CBOR_INT_CALLBACK(cb_u32, uint32_t, TOK_UINT)
+KP_CBOR_INT_CALLBACK(cb_u64, uint64_t, TOK_UINT)
+KP_CBOR_INT_CALLBACK(cb_n8, uint8_t, TOK_NEGINT)
+KP_CBOR_INT_CALLBACK(cb_n16, uint16_t, TOK_NEGINT)
+KP_CBOR_INT_CALLBACK(cb_n32, uint32_t, TOK_NEGINT)
+KP_CBOR_INT_CALLBACK(cb_n64, uint64_t, TOK_NEGINT)
 static void
 cb_bstr(void *ctx, cbor_data p, size_t n)
 {

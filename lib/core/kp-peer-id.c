@@ -213,3 +213,20 @@ kp_peer_id_matches_public_key(const KpPeerId *id, const KpPublicKey *key)
         kp_peer_id_from_public_key(key, &other);
         return kp_peer_id_equal(id, &other);
 }
+
+guint
+kp_peer_id_hash(gconstpointer p)
+{
+        const KpPeerId *id = p;
+        guint h = 5381;
+
+        for (guint i = 0; i < id->len; i++)
+                h = h * 33 + id->bytes[i];
+        return h;
+}
+
+gboolean
+kp_peer_id_equal_func(gconstpointer a, gconstpointer b)
+{
+        return kp_peer_id_equal(a, b);
+}

@@ -29,6 +29,9 @@ char *kp_peer_id_to_string(const KpPeerId *id);
 /* CIDv1, libp2p-key codec, multibase base32: "bafz..." */
 char *kp_peer_id_to_cid_string(const KpPeerId *id);
 gboolean kp_peer_id_equal(const KpPeerId *a, const KpPeerId *b);
+/* For GHashTable keys of KpPeerId*. */
+guint kp_peer_id_hash(gconstpointer id);
+gboolean kp_peer_id_equal_func(gconstpointer a, gconstpointer b);
 /* TRUE when @id is the peer id of @key. */
 gboolean kp_peer_id_matches_public_key(const KpPeerId *id, const KpPublicKey *key);
 /* The public key inlined in an identity-multihash peer id; NULL with

@@ -12,23 +12,6 @@ struct _KpRecordStore {
         gsize bytes;
 };
 
-static guint
-peer_id_hash(gconstpointer p)
-{
-        const KpPeerId *id = p;
-        guint h = 5381;
-
-        for (guint i = 0; i < id->len; i++)
-                h = h * 33 + id->bytes[i];
-        return h;
-}
-
-static gboolean
-peer_id_equal(gconstpointer a, gconstpointer b)
-{
-        return kp_peer_id_equal(a, b);
-}
-
 static void
 stored_free(KpStoredRecord *r)
 {
@@ -84,7 +67,8 @@ kp_record_store_new(const KpPeerId *self)
         store->self = *self;
         store->records
             = g_hash_table_new_full(g_bytes_hash, g_bytes_equal, NULL, (GDestroyNotify)stored_free);
-        store->per_peer = g_hash_table_new_full(peer_id_hash, peer_id_equal, g_free, NULL);
+        store->per_peer
+            = g_hash_table_new_full(kp_peer_id_hash, kp_peer_id_equal_func, g_free, NULL);
         return store;
 }
 
