@@ -25,6 +25,51 @@ kp_identify_info_free(KpIdentifyInfo *info)
         g_free(info);
 }
 
+static void
+replace_pointer(gpointer *into, gpointer *from, GDestroyNotify free_func)
+{
+        if (*from == NULL)
+                return;
+        if (*into != NULL)
+                free_func(*into);
+        *into = g_steal_pointer(from);
+}
+
+void
+kp_identify_info_merge(KpIdentifyInfo *into, KpIdentifyInfo *from)
+{
+        replace_pointer((gpointer *)&into->protocol_version, (gpointer *)&from->protocol_version,
+                        g_free);
+        replace_pointer((gpointer *)&into->agent_version, (gpointer *)&from->agent_version, g_free);
+        replace_pointer((gpointer *)&into->public_key, (gpointer *)&from->public_key,
+                        (GDestroyNotify)kp_public_key_free);
+        replace_pointer((gpointer *)&into->observed_addr, (gpointer *)&from->observed_addr,
+                        (GDestroyNotify)kp_multiaddr_free);
+        into->n_bad_addrs += from->n_bad_addrs;
+        if (from->listen_addrs != NULL) {
+                if (into->listen_addrs == NULL)
+                        into->listen_addrs
+                            = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
+                for (guint i = 0;
+                     i < from->listen_addrs->len && into->listen_addrs->len < KP_IDENTIFY_MAX_ADDRS;
+                     i++)
+                        g_ptr_array_add(into->listen_addrs,
+                                        kp_multiaddr_copy(from->listen_addrs->pdata[i]));
+        }
+        if (from->protocols != NULL) {
+                g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+                guint n = 0;
+
+                for (gsize i = 0; into->protocols != NULL && into->protocols[i] != NULL; i++, n++)
+                        g_strv_builder_add(b, into->protocols[i]);
+                for (gsize i = 0; from->protocols[i] != NULL && n < KP_IDENTIFY_MAX_PROTOCOLS;
+                     i++, n++)
+                        g_strv_builder_add(b, from->protocols[i]);
+                g_strfreev(into->protocols);
+                into->protocols = g_strv_builder_end(b);
+        }
+}
+
 GBytes *
 kp_identify_encode(const KpIdentifyInfo *info)
 {

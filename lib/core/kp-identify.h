@@ -17,6 +17,9 @@ G_BEGIN_DECLS
 #define KP_IDENTIFY_MAX_ADDRS     64
 #define KP_IDENTIFY_MAX_PROTOCOLS 128
 #define KP_IDENTIFY_MAX_STRING    256
+/* A peer may split its identify into several messages (go-libp2p does when
+ * it has many addresses); at most this many are merged. */
+#define KP_IDENTIFY_MAX_MESSAGES 8
 
 typedef struct {
         char *protocol_version; /* NULL when absent */
@@ -33,6 +36,11 @@ void kp_identify_info_free(KpIdentifyInfo *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KpIdentifyInfo, kp_identify_info_free)
 
 /* The protobuf body, without the length prefix. */
+/* Folds @from into @into as libp2p implementations do with split messages:
+ * fields @from has replace scalars, and extend the address and protocol
+ * lists up to KP_IDENTIFY_MAX_ADDRS / KP_IDENTIFY_MAX_PROTOCOLS. */
+void kp_identify_info_merge(KpIdentifyInfo *into, KpIdentifyInfo *from);
+
 GBytes *kp_identify_encode(const KpIdentifyInfo *info);
 KpIdentifyInfo *kp_identify_decode(const guint8 *buf, gsize len, GError **error);
 

@@ -18,6 +18,8 @@ typedef struct {
         KpLpReader reader;
         KpIdentifyFunc func;
         gpointer user_data;
+        KpIdentifyInfo *info; /* the messages so far, merged */
+        guint n_messages;
         gboolean done;
 } KpIdentifyRead;
 
@@ -25,6 +27,7 @@ static void
 identify_read_free(KpIdentifyRead *r)
 {
         kp_lp_reader_clear(&r->reader);
+        g_clear_pointer(&r->info, kp_identify_info_free);
         g_free(r);
 }
 
@@ -56,26 +59,38 @@ report(KpIdentifyRead *r, KpConnection *conn, const KpIdentifyInfo *info, const 
                 r->func(conn, info, error, r->user_data);
 }
 
-static void
-handle_message(KpIdentifyRead *r, KpStream *stream, GBytes *message)
+/* Decodes and checks one message and folds it into what the peer said so
+ * far; FALSE with @error when the peer broke a rule. */
+static gboolean
+handle_message(KpIdentifyRead *r, KpStream *stream, GBytes *message, GError **error)
 {
         KpConnection *conn = kp_stream_get_connection(stream);
         g_autoptr(KpIdentifyInfo) info = NULL;
-        g_autoptr(GError) error = NULL;
         gsize len;
         const guint8 *data = g_bytes_get_data(message, &len);
 
-        info = kp_identify_decode(data, len, &error);
-        if (info != NULL && info->public_key != NULL) {
+        if (++r->n_messages > KP_IDENTIFY_MAX_MESSAGES) {
+                g_set_error(error, KP_ERROR, KP_ERROR_TOO_LARGE, "identify: more than %d messages",
+                            KP_IDENTIFY_MAX_MESSAGES);
+                return FALSE;
+        }
+        info = kp_identify_decode(data, len, error);
+        if (info == NULL)
+                return FALSE;
+        if (info->public_key != NULL) {
                 KpPeerId claimed;
                 kp_peer_id_from_public_key(info->public_key, &claimed);
                 if (!kp_peer_id_equal(&claimed, kp_connection_get_remote_peer_id(conn))) {
-                        g_clear_pointer(&info, kp_identify_info_free);
-                        error = g_error_new(KP_ERROR, KP_ERROR_PEER_ID_MISMATCH,
-                                            "identify: public key is not the peer's");
+                        g_set_error(error, KP_ERROR, KP_ERROR_PEER_ID_MISMATCH,
+                                    "identify: public key is not the peer's");
+                        return FALSE;
                 }
         }
-        report(r, conn, info, error);
+        if (r->info == NULL)
+                r->info = g_steal_pointer(&info);
+        else
+                kp_identify_info_merge(r->info, info);
+        return TRUE;
 }
 
 static void
@@ -88,15 +103,14 @@ on_identify_data(KpStream *stream, const guint8 *data, gsize len, gpointer user_
                 g_autoptr(GError) error = NULL;
                 gsize used = 0;
 
-                if (!kp_lp_reader_feed(&r->reader, data, len, &used, &message, &error)) {
+                if (!kp_lp_reader_feed(&r->reader, data, len, &used, &message, &error))
                         g_prefix_error(&error, "identify: ");
+                else if (message != NULL)
+                        handle_message(r, stream, message, &error);
+                if (error != NULL) {
                         report(r, kp_stream_get_connection(stream), NULL, error);
                         kp_stream_reset(stream);
                         return;
-                }
-                if (message != NULL) {
-                        handle_message(r, stream, message);
-                        kp_stream_close_write(stream);
                 }
                 data += used;
                 len -= used;
@@ -118,9 +132,14 @@ on_identify_closed(KpStream *stream, const GError *error, gpointer user_data)
         identify_read_free(r);
 }
 
+/* The peer said all it had: report the merged messages. */
 static void
 on_identify_eof(KpStream *stream, gpointer user_data)
 {
+        KpIdentifyRead *r = user_data;
+
+        if (r->info != NULL && !kp_lp_reader_has_partial(&r->reader))
+                report(r, kp_stream_get_connection(stream), r->info, NULL);
         kp_stream_close_write(stream);
 }
 

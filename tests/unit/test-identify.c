@@ -136,6 +136,29 @@ test_identify_limits(void)
         kp_test_assert_error(error2, KP_ERROR_TOO_LARGE, "exceeds 8192");
 }
 
+/* Split messages fold together: scalars replaced, lists extended, bounded. */
+static void
+test_identify_merge(void)
+{
+        g_autoptr(KpIdentifyInfo) into = sample_info();
+        g_autoptr(KpIdentifyInfo) from = kp_identify_info_new();
+        static const char *more[] = { "/kameo/messaging/1.0.0", NULL };
+
+        from->agent_version = g_strdup("kping/second");
+        from->protocols = g_strdupv((char **)more);
+        from->listen_addrs = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
+        for (int i = 0; i < KP_IDENTIFY_MAX_ADDRS; i++)
+                g_ptr_array_add(from->listen_addrs,
+                                kp_multiaddr_new_from_string("/ip4/192.0.2.1/tcp/1", NULL));
+        kp_identify_info_merge(into, from);
+        g_assert_cmpstr(into->agent_version, ==, "kping/second");
+        g_assert_cmpstr(into->protocol_version, ==, "ipfs/0.1.0");
+        g_assert_nonnull(into->public_key);
+        g_assert_cmpuint(g_strv_length(into->protocols), ==, 3);
+        g_assert_cmpstr(into->protocols[2], ==, "/kameo/messaging/1.0.0");
+        g_assert_cmpuint(into->listen_addrs->len, ==, KP_IDENTIFY_MAX_ADDRS);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -145,5 +168,6 @@ main(int argc, char **argv)
         g_test_add_func("/identify/drops-unknown-addrs", test_identify_drops_unknown_addrs);
         g_test_add_func("/identify/malformed", test_identify_malformed);
         g_test_add_func("/identify/limits", test_identify_limits);
+        g_test_add_func("/identify/merge", test_identify_merge);
         return g_test_run();
 }
