@@ -142,7 +142,7 @@ def test_socket_activation(tmp):
     text = open(f"{tmp}/activate.log").read()
     tap(up and f"Listening on /ip4/127.0.0.1/tcp/{port}\n" in text,
         "with LISTEN_FDS kpingd listens on the passed socket", text)
-    listening = re.findall(r"^Listening on (.*)$", text, re.M)
+    listening = re.findall(r"^Listening on (/.*)$", text, re.M)
     tap(up and listening == [f"/ip4/127.0.0.1/tcp/{port}"],
         "and not on the configured addresses", text)
     addr = open(addrs).readline().strip() if up else ""
