@@ -352,4 +352,20 @@ fi
 out=$(timeout 60 "$KPINGCTL" ping -c 1 -W 5 "$addr" 2>&1)
 if grep -q 'Received PONG #1 (total: 5)' <<<"$out"; then ok "the restarted daemon answers with the kept total"; else
         not_ok "the restarted daemon answers with the kept total" "$out"; fi
+
+# --- a bad configuration ---------------------------------------------------------
+restarts0=$(in_ct 10 systemctl show -P NRestarts kpingd)
+sed -i 's|^#Durability=.*|Durability=bogus|' "$root/etc/kpingd/kpingd.conf"
+in_ct 60 systemctl restart kpingd
+failed() { [ "$(in_ct 10 systemctl is-active kpingd)" = failed ]; }
+want='/etc/kpingd/kpingd.conf: key Durability: invalid value "bogus"'
+if wait_for 20 failed && journal -o cat | grep -qF "$want"; then
+        ok "an invalid value stops the start with file, key and value in the journal"
+else
+        not_ok "an invalid value stops the start" "$(in_ct 10 systemctl status kpingd 2>&1)"
+fi
+sleep 1
+restarts1=$(in_ct 10 systemctl show -P NRestarts kpingd)
+if [ "$restarts1" = "$restarts0" ]; then ok "and is not restarted in a loop (exit 2: RestartPreventExitStatus)"; else
+        not_ok "a configuration error is not restarted" "NRestarts $restarts0 -> $restarts1"; fi
 note "system test took $(elapsed)"
