@@ -8,7 +8,9 @@
 # (kpingctl over the shared loopback). TAP; every wait is bounded.
 # Runs only with KPING_SYSTEM_TESTS=1 (meson test --setup system --suite
 # system, as scripts/test.sh does); skips where no container can boot.
-set -uo pipefail
+# No pipefail: `producer | grep -q` would fail whenever grep quits early;
+# checks read the output into a variable first anyway.
+set -u
 
 src=$(cd "${1:?usage: run.sh SOURCE_ROOT}" && pwd)
 KPINGCTL=${KPINGCTL:?KPINGCTL not set}
@@ -278,7 +280,7 @@ done
 if [ $fields_ok = 1 ]; then ok "journalctl -o json: KPING_* fields and MESSAGE_IDs"; else
         not_ok "journalctl -o json: KPING_* fields and MESSAGE_IDs" "$(head -c 3000 <<<"$json")"; fi
 
-if journal -x 2>&1 | grep -q 'PingActor registered as "ping"; kpingd is ready'; then
+if grep -q 'PingActor registered as "ping"; kpingd is ready' <<<"$(journal -x 2>&1)"; then
         ok "journalctl -x explains the events from the installed catalog"
 else
         not_ok "journalctl -x explains the events from the installed catalog" "$(journal -x -n 20 2>&1)"
@@ -294,7 +296,7 @@ if [ $? = 0 ] && grep -q 'Received PONG #3 (total: 3)' <<<"$out"; then
 else
         not_ok "kpingctl on the host pings kpingd in the container" "$out" "$(journal -n 20)"
 fi
-client_seen() { journal -o json | grep -q '"KPING_REMOTE_PEER_ID":"12D3KooW'; }
+client_seen() { grep -q '"KPING_REMOTE_PEER_ID":"12D3KooW' <<<"$(journal -o json)"; }
 if wait_for 10 client_seen; then ok "Client connected carries KPING_REMOTE_PEER_ID and KPING_REMOTE_ADDR"; else
         not_ok "Client connected carries KPING_REMOTE_PEER_ID" "$(journal -n 10)"; fi
 status_total() { grep -q '; 3 pings$' <<<"$(status_text)"; }
@@ -324,7 +326,8 @@ if [ "$(in_ct 10 systemctl is-active kpingd)" = inactive ] && [ "$total" = 4 ]; 
 else
         not_ok "systemctl stop kpingd flushes the total" "counter ${counter:-none}: '$total'" "$(journal -n 10)"
 fi
-if journal -o json | grep -q '"MESSAGE_ID":"da808fbbde394830a69b2a5fee5f4908".*"KPING_TOTAL":"4"\|"KPING_TOTAL":"4".*"MESSAGE_ID":"da808fbbde394830a69b2a5fee5f4908"'; then
+stopped=$(grep '"MESSAGE_ID":"da808fbbde394830a69b2a5fee5f4908"' <<<"$(journal -o json)" | tail -1)
+if grep -q '"KPING_TOTAL":"4"' <<<"$stopped"; then
         ok "the stop is logged with KPING_TOTAL"
 else
         not_ok "the stop is logged with KPING_TOTAL" "$(journal -n 5 -o json)"
@@ -344,7 +347,7 @@ watchdog_restarted() {
         p=$(main_pid)
         is_active && [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$pid1" ]
 }
-if wait_for 30 watchdog_restarted && journal | grep -q 'Watchdog timeout'; then
+if wait_for 30 watchdog_restarted && grep -q 'Watchdog timeout' <<<"$(journal)"; then
         ok "the watchdog restarts a hung kpingd (NRestarts $restarts0 -> $(in_ct 10 systemctl show -P NRestarts kpingd))"
 else
         not_ok "the watchdog restarts a hung kpingd" "$(in_ct 10 systemctl status kpingd 2>&1)" "$(journal -n 20)"
@@ -358,7 +361,7 @@ sed -i 's|^#Durability=.*|Durability=bogus|' "$root/etc/kpingd/kpingd.conf"
 in_ct 60 systemctl restart kpingd 2>/dev/null
 failed() { [ "$(in_ct 10 systemctl is-active kpingd)" = failed ]; }
 want='/etc/kpingd/kpingd.conf: key Durability: invalid value "bogus"'
-if wait_for 20 failed && journal -o cat | grep -qF "$want"; then
+if wait_for 20 failed && grep -qF "$want" <<<"$(journal -o cat)"; then
         ok "an invalid value stops the start with file, key and value in the journal"
 else
         not_ok "an invalid value stops the start" "$(in_ct 10 systemctl status kpingd 2>&1)"
