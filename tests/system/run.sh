@@ -372,4 +372,23 @@ sleep 2
 restarts=$(in_ct 10 systemctl show -P NRestarts kpingd)
 if [ "$restarts" = 0 ] && failed; then ok "and is not restarted in a loop (exit 2: RestartPreventExitStatus)"; else
         not_ok "a configuration error is not restarted" "NRestarts $restarts" "$(in_ct 10 systemctl status kpingd 2>&1)"; fi
+
+# --- socket activation -------------------------------------------------------------
+# kpingd.socket on another free loopback port (a drop-in: the shipped one
+# binds 36341 on every address); the first connection starts kpingd with it.
+sed -i 's|^Durability=bogus|#Durability=batched|' "$root/etc/kpingd/kpingd.conf"
+in_ct 30 systemctl reset-failed kpingd
+port2=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$root/etc/systemd/system/kpingd.socket.d"
+printf '[Socket]\nListenStream=\nListenStream=127.0.0.1:%s\n' "$port2" >"$root/etc/systemd/system/kpingd.socket.d/port.conf"
+in_ct 30 systemctl daemon-reload
+in_ct 30 systemctl start kpingd.socket
+out=$(timeout 60 "$KPINGCTL" ping -c 1 -W 20 "/ip4/127.0.0.1/tcp/$port2/p2p/$peer" 2>&1)
+listening=$(journal -o cat | sed -n 's/^Listening on //p' | tail -1)
+if grep -q 'Received PONG #1 (total: 6)' <<<"$out" && [ "$listening" = "/ip4/127.0.0.1/tcp/$port2" ] &&
+        grep -q '^Socket activation: ' <<<"$(journal -o cat)"; then
+        ok "kpingd.socket: the first connection starts kpingd on the passed socket only"
+else
+        not_ok "kpingd.socket activates kpingd" "$out" "last Listening on: $listening" "$(journal -n 15 2>&1)"
+fi
 note "system test took $(elapsed)"
