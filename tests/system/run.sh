@@ -165,8 +165,9 @@ else
         not_ok "dpkg -i installs the package" "$(cat "$work/install.log")"
         exit
 fi
-if [ -L "$root/etc/systemd/system/multi-user.target.wants/kpingd.service" ]; then
-        ok "kpingd.service is enabled on install"
+if [ -L "$root/etc/systemd/system/multi-user.target.wants/kpingd.service" ] &&
+        [ ! -e "$root/etc/systemd/system/sockets.target.wants/kpingd.socket" ]; then
+        ok "kpingd.service is enabled on install, kpingd.socket is not"
 else
         not_ok "kpingd.service is enabled on install" "$(ls -l "$root/etc/systemd/system/multi-user.target.wants/")"
 fi
