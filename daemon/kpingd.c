@@ -9,6 +9,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -36,28 +37,108 @@ typedef struct {
         KpingdPingActor *ping_actor;
         GMainLoop *loop;
         int exit_status;
+        gboolean ready;
 } Kpingd;
+
+/* How often STATUS= is refreshed while nothing else changes it, so the
+ * total pings in `systemctl status` stays close to the truth. */
+#define KPINGD_STATUS_INTERVAL_S 5
+
+/* Tells systemd what the daemon is doing; a no-op outside systemd. */
+static void
+update_status(Kpingd *d)
+{
+        sd_notifyf(0, "STATUS=%s; Peer ID %s; %u connected peers; %" G_GUINT64_FORMAT " pings",
+                   d->ready ? "Ready" : "Starting", d->peer_id, kp_host_get_n_connections(d->host),
+                   kpingd_counter_store_get_total(d->counter));
+}
+
+static gboolean
+on_status_timeout(gpointer user_data)
+{
+        update_status(user_data);
+        return G_SOURCE_CONTINUE;
+}
+
+/* Pets the watchdog from the main loop, so a hung loop (or a stopped
+ * process) stops the pings and systemd restarts us. */
+static gboolean
+on_watchdog_timeout(gpointer user_data)
+{
+        sd_notify(0, "WATCHDOG=1");
+        return G_SOURCE_CONTINUE;
+}
+
+static void
+start_watchdog(void)
+{
+        uint64_t usec = 0;
+
+        if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
+                return;
+        /* Half the interval leaves room for a late tick. */
+        g_timeout_add(MAX(usec / 2 / 1000, 1), on_watchdog_timeout, NULL);
+        sd_notify(0, "WATCHDOG=1");
+}
+
+/* With socket activation (kpingd.socket), listens on the passed sockets
+ * instead of the configured addresses. Returns the number taken, or -1. */
+static int
+listen_on_passed_sockets(Kpingd *d, GError **error)
+{
+        int n = sd_listen_fds(1);
+
+        if (n < 0) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-n),
+                            "cannot take the sockets passed by systemd: %s", g_strerror(-n));
+                return -1;
+        }
+        for (int i = 0; i < n; i++) {
+                int fd = SD_LISTEN_FDS_START + i;
+                g_autoptr(GSocket) socket = NULL;
+
+                if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+                        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                                    "passed file descriptor %d is not a listening stream socket",
+                                    fd);
+                        return -1;
+                }
+                socket = g_socket_new_from_fd(fd, error);
+                if (socket == NULL) {
+                        g_prefix_error(error, "passed file descriptor %d: ", fd);
+                        return -1;
+                }
+                if (!kp_host_listen_socket(d->host, socket, error))
+                        return -1;
+        }
+        return n;
+}
 
 static void
 on_connection_established(KpHost *host, KpConnection *conn, gpointer user_data)
 {
+        Kpingd *d = user_data;
         g_autofree char *peer = NULL;
         g_autofree char *addr = NULL;
 
+        update_status(d);
         if (kp_connection_get_direction(conn) != KP_CONNECTION_INBOUND)
                 return;
         peer = kp_peer_id_to_string(kp_connection_get_remote_peer_id(conn));
         addr = kp_multiaddr_to_string(kp_connection_get_remote_addr(conn));
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE_ID", KPINGD_MID_CONNECTED,
-                         "KPING_REMOTE_PEER_ID", peer, "KPING_REMOTE_ADDR", addr, "MESSAGE",
-                         "Client connected: %s from %s", peer, addr);
+                         "KPING_PEER_ID", d->peer_id, "KPING_REMOTE_PEER_ID", peer,
+                         "KPING_REMOTE_ADDR", addr, "MESSAGE", "Client connected: %s from %s", peer,
+                         addr);
 }
 
 static void
 on_connection_closed(KpHost *host, KpConnection *conn, const GError *error, gpointer user_data)
 {
+        Kpingd *d = user_data;
         g_autofree char *peer = kp_peer_id_to_string(kp_connection_get_remote_peer_id(conn));
 
+        update_status(d);
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, "KPING_REMOTE_PEER_ID", peer, "MESSAGE",
                          "Connection with %s closed%s%s", peer, error != NULL ? ": " : "",
                          error != NULL ? error->message : "");
@@ -113,8 +194,9 @@ announce_ready(Kpingd *d, GError **error)
                 g_prefix_error(error, "cannot write --addrs-file: ");
                 return FALSE;
         }
-        sd_notifyf(0, "READY=1\nSTATUS=Peer ID %s, %u connections", d->peer_id,
-                   kp_host_get_n_connections(d->host));
+        d->ready = TRUE;
+        sd_notify(0, "READY=1");
+        update_status(d);
         return TRUE;
 }
 
@@ -150,7 +232,7 @@ on_stop_signal(gpointer user_data)
 
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE_ID", KPINGD_MID_STOPPING,
                          "KPING_PEER_ID", d->peer_id, "MESSAGE", "Stopping");
-        sd_notify(0, "STOPPING=1");
+        sd_notify(0, "STOPPING=1\nSTATUS=Stopping; flushing the counter");
         g_main_loop_quit(d->loop);
         return G_SOURCE_CONTINUE;
 }
@@ -166,6 +248,7 @@ run_daemon(Kpingd *d)
         g_autoptr(GError) error = NULL;
         g_autofree char *agent = g_strdup_printf("kping/%s", KP_VERSION);
         g_autofree char *total = NULL;
+        int n_passed;
 
         d->host = kp_host_new(d->identity);
         kp_host_set_handshake_timeout(d->host, d->config->handshake_timeout_ms);
@@ -175,7 +258,17 @@ run_daemon(Kpingd *d)
 
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE_ID", KPINGD_MID_STARTED,
                          "KPING_PEER_ID", d->peer_id, "MESSAGE", "Server Peer ID: %s", d->peer_id);
-        for (guint i = 0; i < d->config->listen->len; i++) {
+        update_status(d);
+        n_passed = listen_on_passed_sockets(d, &error);
+        if (n_passed < 0) {
+                g_critical("%s", error->message);
+                return EXIT_FAILURE;
+        }
+        if (n_passed > 0)
+                g_info("Socket activation: listening on the socket(s) passed by systemd (%d), not "
+                       "on the configured addresses",
+                       n_passed);
+        for (guint i = 0; n_passed == 0 && i < d->config->listen->len; i++) {
                 if (!kp_host_listen(d->host, d->config->listen->pdata[i], &error)) {
                         g_critical("%s", error->message);
                         return EXIT_FAILURE;
@@ -190,6 +283,8 @@ run_daemon(Kpingd *d)
         kp_actor_register_async(d->dht, d->config->actor_name,
                                 kpingd_ping_actor_get_seq(d->ping_actor),
                                 KP_KAMEO_PING_ACTOR_REMOTE_ID, NULL, on_actor_registered, d);
+        start_watchdog();
+        g_timeout_add_seconds(KPINGD_STATUS_INTERVAL_S, on_status_timeout, d);
         g_unix_signal_add(SIGTERM, on_stop_signal, d);
         g_unix_signal_add(SIGINT, on_stop_signal, d);
         g_main_loop_run(d->loop);
@@ -200,8 +295,9 @@ run_daemon(Kpingd *d)
                 return EXIT_FAILURE;
         }
         total = g_strdup_printf("%" G_GUINT64_FORMAT, kpingd_counter_store_get_total(d->counter));
-        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "KPING_PEER_ID", d->peer_id, "KPING_TOTAL",
-                         total, "MESSAGE", "Stopped; total pings %s", total);
+        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE_ID", KPINGD_MID_STOPPED,
+                         "KPING_PEER_ID", d->peer_id, "KPING_TOTAL", total, "MESSAGE",
+                         "Stopped; total pings %s", total);
         return d->exit_status;
 }
 

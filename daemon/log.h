@@ -11,6 +11,7 @@
 #define KPINGD_MID_HANDSHAKE  "9f2e4d6c8b0a4e1f3d5c7b9a1e3f5d74"
 #define KPINGD_MID_REGISTERED "7b2d9e4f6a8c4b0d9e1f3a5c7b9d1e26"
 #define KPINGD_MID_STOPPING   "4e6d8c0b2a9f4d7e1c3b5a7f9e0d2c85"
+#define KPINGD_MID_STOPPED    "da808fbbde394830a69b2a5fee5f4908"
 
 void kpingd_log_init(GLogLevelFlags max_level);
 gboolean kpingd_log_parse_level(const char *text, GLogLevelFlags *ret_level);

@@ -3,7 +3,11 @@
 #  1. a normal build with -Dwerror=true: unit, integration, interop, style,
 #     fuzz-corpus replay;
 #  2. the same with -Db_sanitize=address,undefined;
-#  3. a clang libFuzzer build that runs every fuzz target for a bounded time.
+#  3. a clang libFuzzer build that runs every fuzz target for a bounded time;
+#  4. the system test (tests/system/run.sh): the Debian package built, linted,
+#     installed into a debootstrapped Debian 12 and checked there under a
+#     booted systemd (systemd-nspawn); the Debian root is cached in
+#     /var/cache/kping/system-test (KPING_SYSTEM_CACHE).
 # Installs what is missing first. Safe to run twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,5 +49,8 @@ run build-asan
 CC=clang setup build-fuzz -Dwerror=true -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false
 run build-fuzz --suite fuzz-run
 
-python3 scripts/test-summary.py build-ci build-asan build-fuzz
+echo "=== meson test -C build-ci --setup system --suite system"
+meson test -C build-ci --setup system --suite system --print-errorlogs || status=1
+
+python3 scripts/test-summary.py build-ci build-asan build-fuzz build-ci/meson-logs/testlog-system.json
 exit $status
