@@ -203,7 +203,7 @@ kp_mss_take_output(KpMss *mss)
         if (mss->out->len == 0)
                 return NULL;
         bytes = g_byte_array_free_to_bytes(mss->out);
-        mss->out = g_byte_array_sized_new(KP_MSS_OUT_RESERVE);
+        mss->out = g_byte_array_new();
         return bytes;
 }
 
