@@ -48,6 +48,8 @@ nat_cleanup() {
         done
 }
 trap 'nat_cleanup; tap_cleanup' EXIT
+# A timeout's SIGTERM must still remove the namespaces.
+trap 'exit 1' TERM INT HUP
 
 in_ns() {
         local ns=$1

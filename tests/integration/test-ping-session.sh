@@ -4,6 +4,8 @@
 # (Durability=strict), an unknown actor, an actor hosted on another node than
 # the one dialled, and a daemon restarted under a running session.
 . "$(dirname "$0")/tap.sh"
+# A timeout's SIGTERM still stops the daemons (tap.sh's EXIT trap).
+trap 'exit 1' TERM INT HUP
 
 declare -A PID ADDR
 
