@@ -174,10 +174,28 @@ else
         not_ok "actor on B reached through A" "exit $st" "$(cat "$TMP/p4")"
 fi
 if grep -q "Client connected: .* from /ip4/127.0.0.1/" "$TMP/nb.log"; then ok "kpingctl connected to B"; else not_ok "kpingctl connected to B" "$(cat "$TMP/nb.log")"; fi
+# B restarts under a session that entered through A: kpingctl resolves the
+# actor through A again and dials B anew.
+ping -c 30 -i 0.1 --actor special --json "${ADDR[na]}" >"$TMP/p5" 2>"$TMP/p5.err" &
+client=$!
+sleep 1
+oldb=${ADDR[nb]}
+stop nb TERM
+sleep 0.3
+start nb --listen "/ip4/127.0.0.1/tcp/$(port_of "$oldb")" --actor-name special --bootstrap "${ADDR[na]}"
+wait $client
+st=$?
+got5=$(pongs "$TMP/p5" | wc -l)
+if [ $st = 0 ] && grep -q '"type":"reconnected"' "$TMP/p5" && [ "$got5" -gt 0 ] \
+        && [ "$(pongs "$TMP/p5" | tail -1 | cut -d' ' -f2)" = $((5 + got5)) ]; then
+        ok "B restarted mid-session: reconnected through A ($got5 pongs)"
+else
+        not_ok "B restarted mid-session: reconnected through A" "exit $st" "$(grep -v pong "$TMP/p5")" "$(cat "$TMP/p5.err")"
+fi
 stop na TERM
 stop nb TERM
-if [ "$(stored_total nb)" = 5 ] && [ "$(stored_total na)" = "" -o "$(stored_total na)" = 0 ]; then
+if [ "$(stored_total nb)" = $((5 + got5)) ] && [ "$(stored_total na)" = "" -o "$(stored_total na)" = 0 ]; then
         ok "the pings counted on B, not on A"
 else
-        not_ok "the pings counted on B, not on A" "B: '$(stored_total nb)' A: '$(stored_total na)'"
+        not_ok "the pings counted on B, not on A" "B: '$(stored_total nb)' (want $((5 + got5))) A: '$(stored_total na)'"
 fi
