@@ -40,8 +40,12 @@ ip netns del "$SRV"
 
 nat_cleanup() {
         local pids
-        pids=$(jobs -p)
-        [ -n "$pids" ] && kill $pids 2>/dev/null
+        # Whatever still runs inside the namespaces this test made (kpingd,
+        # a kpingctl cut short): deleting a namespace does not stop them.
+        for ns in "$SRV" "$RTR" "$CLI"; do
+                pids=$(ip netns pids "$ns" 2>/dev/null)
+                [ -n "$pids" ] && kill $pids 2>/dev/null
+        done
         wait 2>/dev/null
         for ns in "$SRV" "$RTR" "$CLI"; do
                 ip netns del "$ns" 2>/dev/null
@@ -105,7 +109,8 @@ else
         ok "the server has no route to the client subnet"
 fi
 
-in_ns "$SRV" "$KPINGD" --state-dir "$TMP/state" --listen "/ip4/$SRV_ADDR/tcp/0" \
+# ip netns exec execs the program: $! is kpingd itself.
+ip netns exec "$SRV" "$KPINGD" --state-dir "$TMP/state" --listen "/ip4/$SRV_ADDR/tcp/0" \
         --addrs-file "$TMP/addrs" >"$TMP/kpingd.log" 2>&1 &
 for _ in $(seq 100); do
         [ -s "$TMP/addrs" ] && break
