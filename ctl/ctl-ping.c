@@ -21,6 +21,11 @@
 #define KP_PING_MAX_COUNT   (1 << 30)
 #define KP_PING_MAX_PRELOAD 65536
 #define KP_PING_MAX_SECONDS (24.0 * 3600.0 * 365.0)
+/* A dropped connection is dialled again after this, doubling each failed
+ * attempt up to the maximum; attempts go on while the session runs (until
+ * COUNT pings are out or the deadline passes). */
+#define KP_PING_RECONNECT_FIRST_MS 100
+#define KP_PING_RECONNECT_MAX_MS   2000
 
 typedef struct {
         gint count;
@@ -69,7 +74,22 @@ typedef struct _KpPingSession {
         guint interval_id;
         guint deadline_id;
         guint resend_id;
-        GArray *resend; /* guint64 seqs lost to a stream reset, sent again once */
+        GArray *resend;        /* guint64 seqs lost to a stream reset, sent again once */
+        GCancellable *cancel;  /* cancelled when the session ends */
+        gboolean running;      /* the first connection is up, pings go out */
+        gboolean establishing; /* a dial/resolve chain is under way */
+        GError *establish_error;
+        KpActorLocation *location; /* while dialling the actor's peer */
+        guint location_index;
+        GError *location_error;
+        gboolean reconnecting; /* the connection dropped; not up again yet */
+        gint64 disconnected_us;
+        guint reconnect_attempts;
+        guint reconnect_delay_ms;
+        guint reconnect_id;
+        guint64 outage_lost; /* pings lost during the current outage */
+        guint64 reconnects;
+        guint64 lost_disconnected;
         gboolean done;
         GError *fatal;
 } KpPingSession;
@@ -131,7 +151,23 @@ parse_ping_options(int argc, char **argv, KpPingOptions *o, GError **error)
         ctx = g_option_context_new("MULTIADDR - ping a kping actor or a libp2p node");
         g_option_context_set_description(
             ctx, "MULTIADDR is a full address, e.g. /ip4/127.0.0.1/tcp/36341/p2p/12D3KooW...\n"
-                 "Exit status: 0 if a pong arrived, 1 if none did, 2 on any other error.\n");
+                 "Exit status: 0 if a pong arrived, 1 if none did, 2 on any other error.\n"
+                 "\n"
+                 "If the connection drops, the pings in flight are lost and kpingctl dials\n"
+                 "again (after 100 ms, doubling up to 2 s between attempts, while pings are\n"
+                 "left to send), resolves the actor again and goes on with the next PING.\n"
+                 "\n"
+                 "--json prints one object per line:\n"
+                 "  {\"type\":\"pong\",\"seq\":N,\"total\":T,\"rtt_us\":R}\n"
+                 "  {\"type\":\"timeout\",\"seq\":N[,\"reason\":\"...\"]}   a lost ping\n"
+                 "  {\"type\":\"disconnected\",\"reason\":\"...\",\"in_flight\":N,"
+                 "\"reconnecting\":B}\n"
+                 "  {\"type\":\"reconnected\",\"after_ms\":N,\"attempts\":K,\"lost\":L}\n"
+                 "      (L: pings lost during that outage)\n"
+                 "  {\"type\":\"summary\",\"transmitted\":...,\"received\":...,"
+                 "\"loss_pct\":...,\"rtt_us\":{...},\n"
+                 "   \"connect_us\":...,\"resolve_us\":...,\"first_pong_us\":...,"
+                 "\"total\":...}\n");
         g_option_context_add_main_entries(ctx, entries, NULL);
         if (!g_option_context_parse(ctx, &argc, &argv, error))
                 return FALSE;
@@ -233,6 +269,51 @@ report_timeout(KpPingSession *s, guint64 seq, const char *reason)
         fflush(stdout);
 }
 
+static void
+report_disconnected(KpPingSession *s, const char *reason)
+{
+        /* Every ping in flight is lost with the connection; the session goes
+         * on while there are pings left to send. */
+        gboolean again = s->transmitted < (guint64)s->o->count;
+
+        if (s->o->json) {
+                json_object *obj = json_object_new_object();
+                json_object_object_add(obj, "type", json_object_new_string("disconnected"));
+                json_object_object_add(obj, "reason", json_object_new_string(reason));
+                json_object_object_add(obj, "in_flight",
+                                       json_object_new_uint64(g_hash_table_size(s->in_flight)));
+                json_object_object_add(obj, "reconnecting", json_object_new_boolean(again));
+                print_json(obj);
+                return;
+        }
+        if (s->o->quiet)
+                return;
+        printf("Connection lost: %s%s\n", reason, again ? "; reconnecting" : "");
+        fflush(stdout);
+}
+
+static void
+report_reconnected(KpPingSession *s, gint64 after_ms)
+{
+        if (s->o->json) {
+                json_object *obj = json_object_new_object();
+                json_object_object_add(obj, "type", json_object_new_string("reconnected"));
+                json_object_object_add(obj, "after_ms", json_object_new_int64(after_ms));
+                json_object_object_add(obj, "attempts",
+                                       json_object_new_uint64(s->reconnect_attempts));
+                json_object_object_add(obj, "lost", json_object_new_uint64(s->outage_lost));
+                print_json(obj);
+                return;
+        }
+        if (s->o->quiet)
+                return;
+        printf("Reconnected after %" G_GINT64_FORMAT " ms (%u attempt%s, %" G_GUINT64_FORMAT
+               " ping%s lost)\n",
+               after_ms, s->reconnect_attempts, s->reconnect_attempts == 1 ? "" : "s",
+               s->outage_lost, s->outage_lost == 1 ? "" : "s");
+        fflush(stdout);
+}
+
 static int
 compare_i64(gconstpointer a, gconstpointer b)
 {
@@ -310,6 +391,10 @@ report_summary(KpPingSession *s)
         if (sorted->len > 0)
                 printf("rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", min / 1000.0,
                        avg / 1000.0, max / 1000.0, mdev / 1000.0);
+        if (s->reconnects > 0 || s->reconnecting)
+                printf("%" G_GUINT64_FORMAT " reconnect%s, %" G_GUINT64_FORMAT
+                       " pings lost while disconnected\n",
+                       s->reconnects, s->reconnects == 1 ? "" : "s", s->lost_disconnected);
         printf("Done! Total: %" G_GUINT64_FORMAT ", Avg: %.3f ms\n",
                s->o->libp2p ? s->received : s->last_total, avg / 1000.0);
         fflush(stdout);
@@ -318,11 +403,13 @@ report_summary(KpPingSession *s)
 /* ---- the session ------------------------------------------------------ */
 
 static void send_pings(KpPingSession *s);
+static void link_lost(KpPingSession *s, const char *reason);
 
 static void
 session_finish(KpPingSession *s)
 {
         s->done = TRUE;
+        g_cancellable_cancel(s->cancel);
         g_main_context_wakeup(NULL);
 }
 
@@ -340,6 +427,35 @@ record_free(KpPingRecord *r)
         g_free(r);
 }
 
+/* The connection the pings travel on. */
+static KpConnection *
+session_conn(KpPingSession *s)
+{
+        return s->o->libp2p ? s->conn : s->actor_conn;
+}
+
+static gboolean
+link_up(KpPingSession *s)
+{
+        KpConnection *conn = session_conn(s);
+
+        return !s->reconnecting && conn != NULL && kp_connection_is_open(conn);
+}
+
+/* Counts PING #@seq as lost (once) and says why. */
+static void
+lose(KpPingSession *s, guint64 seq, const char *reason)
+{
+        if (!g_hash_table_remove(s->in_flight, &seq))
+                return;
+        s->lost++;
+        if (s->reconnecting) {
+                s->outage_lost++;
+                s->lost_disconnected++;
+        }
+        report_timeout(s, seq, reason);
+}
+
 static gboolean
 on_ping_timeout(gpointer user_data)
 {
@@ -350,6 +466,10 @@ on_ping_timeout(gpointer user_data)
         r->timeout_id = 0;
         g_hash_table_remove(s->in_flight, &r->seq);
         s->lost++;
+        if (s->reconnecting) {
+                s->outage_lost++;
+                s->lost_disconnected++;
+        }
         report_timeout(s, seq, NULL);
         maybe_finished(s);
         if (s->o->interval == 0)
@@ -406,10 +526,14 @@ on_libp2p_pong(KpPingClient *client, guint64 seq, gint64 rtt_us, const GError *e
         r = g_hash_table_lookup(s->in_flight, &seq);
         if (r == NULL)
                 return;
+        if (!link_up(s)) {
+                link_lost(s, error->message);
+                return;
+        }
         /* A peer may reset its ping stream at any time (js-libp2p does 10 s
          * after it opened): a ping caught by that goes again, once, on a new
          * stream, from the main loop since @client is still running. */
-        if (!r->resent && error->code == KP_ERROR_CLOSED && kp_connection_is_open(s->conn)) {
+        if (!r->resent && error->code == KP_ERROR_CLOSED) {
                 r->resent = TRUE;
                 if (s->resend == NULL)
                         s->resend = g_array_new(FALSE, FALSE, sizeof(guint64));
@@ -418,9 +542,7 @@ on_libp2p_pong(KpPingClient *client, guint64 seq, gint64 rtt_us, const GError *e
                         s->resend_id = g_idle_add(on_resend, s);
                 return;
         }
-        g_hash_table_remove(s->in_flight, &seq);
-        s->lost++;
-        report_timeout(s, seq, error->message);
+        lose(s, seq, error->message);
         maybe_finished(s);
 }
 
@@ -476,9 +598,12 @@ on_ask_done(GObject *source, GAsyncResult *result, gpointer user_data)
                 on_pong(s, seq, g_get_monotonic_time() - r->sent_us, TRUE, total);
                 return;
         }
-        g_hash_table_remove(s->in_flight, &seq);
-        s->lost++;
-        report_timeout(s, seq, error->message);
+        /* The ask may fail before the host reports the connection closed. */
+        if (!link_up(s)) {
+                link_lost(s, error->message);
+                return;
+        }
+        lose(s, seq, error->message);
         maybe_finished(s);
         if (s->o->interval == 0)
                 send_pings(s);
@@ -511,6 +636,20 @@ send_on_backend(KpPingSession *s, KpPingRecord *r)
 {
         g_autoptr(GError) error = NULL;
 
+        if (!link_up(s) && !s->reconnecting) {
+                link_lost(s, "the connection closed");
+                return;
+        }
+        if (s->reconnecting) {
+                /* As ping(8) without a route: with an interval the ping is
+                 * lost at once; with -i 0 it waits for the connection, up
+                 * to its timeout. */
+                if (s->o->interval > 0) {
+                        lose(s, r->seq, "not connected");
+                        maybe_finished(s);
+                }
+                return;
+        }
         if (!s->o->libp2p) {
                 send_ask(s, r);
                 return;
@@ -579,97 +718,256 @@ on_interrupt(gpointer user_data)
         return G_SOURCE_CONTINUE;
 }
 
+/* ---- connecting and reconnecting ---------------------------------------
+ * One asynchronous chain serves the first connection and every reconnect:
+ * dial the target, resolve the actor through the DHT entered there (a fresh
+ * DHT client each time: the actor may have moved or restarted), and dial
+ * the peer that hosts it if that is another one. */
+
+static void establish_start(KpPingSession *s);
+static void dial_next_actor_addr(KpPingSession *s);
+
+static gboolean
+on_reconnect_timer(gpointer user_data)
+{
+        KpPingSession *s = user_data;
+
+        s->reconnect_id = 0;
+        if (!s->done) {
+                s->reconnect_attempts++;
+                establish_start(s);
+        }
+        return G_SOURCE_REMOVE;
+}
+
+static int
+compare_u64(gconstpointer a, gconstpointer b)
+{
+        guint64 x = *(const guint64 *)a, y = *(const guint64 *)b;
+
+        return x < y ? -1 : x > y;
+}
+
+static GArray *
+in_flight_seqs(KpPingSession *s)
+{
+        GArray *seqs = g_array_new(FALSE, FALSE, sizeof(guint64));
+        GHashTableIter iter;
+        gpointer key;
+
+        g_hash_table_iter_init(&iter, s->in_flight);
+        while (g_hash_table_iter_next(&iter, &key, NULL))
+                g_array_append_val(seqs, *(guint64 *)key);
+        g_array_sort(seqs, compare_u64);
+        return seqs;
+}
+
+/* Sends the pings that waited for the connection (-i 0), in order. */
+static void
+send_waiting(KpPingSession *s)
+{
+        g_autoptr(GArray) seqs = in_flight_seqs(s);
+
+        for (guint i = 0; i < seqs->len && link_up(s) && !s->done; i++) {
+                KpPingRecord *r
+                    = g_hash_table_lookup(s->in_flight, &g_array_index(seqs, guint64, i));
+                if (r != NULL && r->sent_us == 0)
+                        send_on_backend(s, r);
+        }
+}
+
+/* Takes @error. */
+static void
+establish_done(KpPingSession *s, GError *error)
+{
+        s->establishing = FALSE;
+        g_clear_pointer(&s->location, kp_actor_location_free);
+        g_clear_error(&s->location_error);
+        if (!s->running) {
+                s->establish_error = error;
+                return;
+        }
+        if (s->done) {
+                g_clear_error(&error);
+                return;
+        }
+        if (error != NULL) {
+                g_debug("reconnect attempt %u failed: %s", s->reconnect_attempts, error->message);
+                g_error_free(error);
+                g_clear_pointer(&s->conn, kp_connection_unref);
+                g_clear_pointer(&s->actor_conn, kp_connection_unref);
+                s->reconnect_delay_ms = MIN(s->reconnect_delay_ms * 2, KP_PING_RECONNECT_MAX_MS);
+                s->reconnect_id = g_timeout_add(s->reconnect_delay_ms, on_reconnect_timer, s);
+                return;
+        }
+        s->reconnecting = FALSE;
+        s->reconnects++;
+        report_reconnected(s, (g_get_monotonic_time() - s->disconnected_us) / 1000);
+        send_waiting(s);
+        if (s->o->interval == 0)
+                send_pings(s);
+}
+
+static void
+on_actor_dialled(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+        KpPingSession *s = user_data;
+        GError *error = NULL;
+        KpConnection *conn = kp_host_dial_finish(s->node.host, result, &error);
+
+        if (conn != NULL) {
+                g_clear_pointer(&s->actor_conn, kp_connection_unref);
+                s->actor_conn = conn;
+                establish_done(s, NULL);
+                return;
+        }
+        g_clear_error(&s->location_error);
+        s->location_error = error;
+        dial_next_actor_addr(s);
+}
+
+/* Dials the actor's peer at the addresses its provider record gave, one
+ * after the other. */
+static void
+dial_next_actor_addr(KpPingSession *s)
+{
+        const KpPeerId *peer = &s->location->registration->peer_id;
+        GError *error = NULL;
+
+        while (s->location_index < s->location->addrs->len && !s->done) {
+                g_autoptr(KpMultiaddr) full = kp_multiaddr_encapsulate_p2p(
+                    s->location->addrs->pdata[s->location_index++], peer, NULL);
+                if (full == NULL)
+                        continue;
+                kp_host_dial_async(s->node.host, full, s->cancel, on_actor_dialled, s);
+                return;
+        }
+        if (s->location_error != NULL) {
+                error = g_steal_pointer(&s->location_error);
+                g_prefix_error(
+                    &error, "actor '%s' is on another peer that cannot be reached: ", s->o->actor);
+        } else {
+                g_autofree char *text = kp_peer_id_to_string(peer);
+                error = g_error_new(KP_ERROR, KP_ERROR_NOT_FOUND,
+                                    "actor '%s' is on peer %s, which published no address",
+                                    s->o->actor, text);
+        }
+        establish_done(s, error);
+}
+
+static void
+on_establish_resolved(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+        KpPingSession *s = user_data;
+        GError *error = NULL;
+        KpActorLocation *location = kp_actor_lookup_finish(s->dht, result, &error);
+        KpPeerId target;
+
+        if (location == NULL) {
+                establish_done(s, error);
+                return;
+        }
+        if (!s->running)
+                s->resolve_us = kp_ctl_elapsed_us() - s->connect_us;
+        s->actor_seq = location->registration->actor_seq;
+        s->actor_peer = location->registration->peer_id;
+        kp_multiaddr_get_peer_id(s->o->target, &target, NULL);
+        g_clear_pointer(&s->actor_conn, kp_connection_unref);
+        if (kp_peer_id_equal(&s->actor_peer, &target)) {
+                s->actor_conn = kp_connection_ref(s->conn);
+                kp_actor_location_free(location);
+                establish_done(s, NULL);
+                return;
+        }
+        s->location = location;
+        s->location_index = 0;
+        dial_next_actor_addr(s);
+}
+
+static void
+on_establish_dialled(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+        KpPingSession *s = user_data;
+        KpDhtConfig config = { .client_mode = TRUE };
+        g_autoptr(GPtrArray) addrs
+            = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
+        GError *error = NULL;
+        KpConnection *conn = kp_host_dial_finish(s->node.host, result, &error);
+        KpPeerId target;
+
+        if (conn == NULL) {
+                establish_done(s, error);
+                return;
+        }
+        g_clear_pointer(&s->conn, kp_connection_unref);
+        s->conn = conn;
+        if (!s->running)
+                s->connect_us = kp_ctl_elapsed_us();
+        if (s->o->libp2p || s->done) {
+                /* The old client's stream died with its connection. */
+                g_clear_pointer(&s->libp2p, kp_ping_client_free);
+                establish_done(s, NULL);
+                return;
+        }
+        kp_multiaddr_get_peer_id(s->o->target, &target, NULL);
+        g_clear_pointer(&s->dht, kp_dht_free);
+        s->dht = kp_dht_new(s->node.host, &config);
+        g_ptr_array_add(addrs, kp_multiaddr_without_p2p(s->o->target));
+        kp_dht_add_peer(s->dht, &target, addrs);
+        kp_actor_lookup_async(s->dht, s->o->actor, KP_KAMEO_PING_ACTOR_REMOTE_ID,
+                              MIN((guint)(s->o->timeout * 1000), KP_ACTOR_LOOKUP_TIMEOUT_MS),
+                              s->cancel, on_establish_resolved, s);
+}
+
+static void
+establish_start(KpPingSession *s)
+{
+        s->establishing = TRUE;
+        kp_host_dial_async(s->node.host, s->o->target, s->cancel, on_establish_dialled, s);
+}
+
+/* The connection dropped: every ping in flight is lost, and the session
+ * dials again with backoff while it has pings to send. */
+static void
+link_lost(KpPingSession *s, const char *reason)
+{
+        g_autoptr(GArray) seqs = NULL;
+
+        if (s->done || s->reconnecting || !s->running)
+                return;
+        s->reconnecting = TRUE;
+        s->disconnected_us = g_get_monotonic_time();
+        s->outage_lost = 0;
+        s->reconnect_attempts = 0;
+        s->reconnect_delay_ms = KP_PING_RECONNECT_FIRST_MS;
+        report_disconnected(s, reason);
+        /* Not freed here: this may run inside the client's own callback; the
+         * next connection replaces it. */
+        g_clear_handle_id(&s->resend_id, g_source_remove);
+        g_clear_pointer(&s->resend, g_array_unref);
+        g_clear_pointer(&s->conn, kp_connection_unref);
+        g_clear_pointer(&s->actor_conn, kp_connection_unref);
+        seqs = in_flight_seqs(s);
+        for (guint i = 0; i < seqs->len; i++)
+                lose(s, g_array_index(seqs, guint64, i), "connection lost");
+        maybe_finished(s);
+        if (s->done)
+                return;
+        s->reconnect_id = g_timeout_add(s->reconnect_delay_ms, on_reconnect_timer, s);
+        /* With -i 0 the next pings wait for the connection: their timeouts
+         * bound an outage that never ends. */
+        if (s->o->interval == 0)
+                send_pings(s);
+}
+
 static void
 on_connection_closed(KpHost *host, KpConnection *conn, const GError *error, gpointer user_data)
 {
         KpPingSession *s = user_data;
 
-        if ((conn != s->conn && conn != s->actor_conn) || s->done)
+        if (s->done || !s->running || s->reconnecting || conn != session_conn(s))
                 return;
-        s->fatal = error != NULL
-                       ? g_error_copy(error)
-                       : g_error_new(KP_ERROR, KP_ERROR_CLOSED, "the peer closed the connection");
-        session_finish(s);
-}
-
-typedef struct {
-        GAsyncResult *result;
-} KpPingWait;
-
-static void
-on_wait_done(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-        KpPingWait *w = user_data;
-
-        w->result = g_object_ref(result);
-}
-
-/* Dials the actor's peer at the addresses its provider record gave. */
-static KpConnection *
-dial_actor_peer(KpPingSession *s, const KpActorLocation *location, GError **error)
-{
-        g_autoptr(GError) last = NULL;
-
-        for (guint i = 0; i < location->addrs->len; i++) {
-                g_autoptr(KpMultiaddr) full = kp_multiaddr_encapsulate_p2p(
-                    location->addrs->pdata[i], &location->registration->peer_id, NULL);
-                KpConnection *conn;
-
-                if (full == NULL)
-                        continue;
-                g_clear_error(&last);
-                conn = kp_ctl_dial_sync(&s->node, full, &last);
-                if (conn != NULL)
-                        return conn;
-        }
-        if (last != NULL) {
-                g_propagate_prefixed_error(error, g_steal_pointer(&last),
-                                           "actor '%s' is on another peer that cannot be "
-                                           "reached: ",
-                                           s->o->actor);
-        } else {
-                g_autofree char *peer = kp_peer_id_to_string(&location->registration->peer_id);
-                g_set_error(error, KP_ERROR, KP_ERROR_NOT_FOUND,
-                            "actor '%s' is on peer %s, which published no address", s->o->actor,
-                            peer);
-        }
-        return NULL;
-}
-
-/* Looks the actor up through the DHT entered at the dialled peer; the
- * session then asks it on that connection, or on one to the peer that
- * hosts it. */
-static gboolean
-resolve_actor(KpPingSession *s, GError **error)
-{
-        KpDhtConfig config = { .client_mode = TRUE };
-        g_autoptr(GPtrArray) addrs
-            = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
-        g_autoptr(KpActorLocation) location = NULL;
-        KpPingWait w = { NULL };
-        KpPeerId target;
-
-        kp_multiaddr_get_peer_id(s->o->target, &target, NULL);
-        s->dht = kp_dht_new(s->node.host, &config);
-        g_ptr_array_add(addrs, kp_multiaddr_without_p2p(s->o->target));
-        kp_dht_add_peer(s->dht, &target, addrs);
-        kp_actor_lookup_async(s->dht, s->o->actor, KP_KAMEO_PING_ACTOR_REMOTE_ID,
-                              MIN((guint)(s->o->timeout * 1000), KP_ACTOR_LOOKUP_TIMEOUT_MS), NULL,
-                              on_wait_done, &w);
-        while (w.result == NULL)
-                g_main_context_iteration(NULL, TRUE);
-        location = kp_actor_lookup_finish(s->dht, w.result, error);
-        g_object_unref(w.result);
-        if (location == NULL)
-                return FALSE;
-        s->resolve_us = kp_ctl_elapsed_us() - s->connect_us;
-        s->actor_seq = location->registration->actor_seq;
-        s->actor_peer = location->registration->peer_id;
-        if (kp_peer_id_equal(&s->actor_peer, &target))
-                s->actor_conn = kp_connection_ref(s->conn);
-        else
-                s->actor_conn = dial_actor_peer(s, location, error);
-        return s->actor_conn != NULL;
+        link_lost(s, error != NULL ? error->message : "the peer closed the connection");
 }
 
 static int
@@ -678,33 +976,35 @@ run_session(KpPingSession *s)
         static const KpHostCallbacks host_callbacks = {
                 .connection_closed = on_connection_closed,
         };
-        g_autoptr(GError) error = NULL;
         guint sigint_id, sigterm_id;
         int status;
 
         kp_ctl_node_init(&s->node);
         kp_host_add_callbacks(s->node.host, &host_callbacks, s);
+        s->cancel = g_cancellable_new();
         sigint_id = g_unix_signal_add(SIGINT, on_interrupt, s);
         sigterm_id = g_unix_signal_add(SIGTERM, on_interrupt, s);
         s->started_us = g_get_monotonic_time();
         if (s->o->deadline > 0)
                 s->deadline_id = g_timeout_add((guint)(s->o->deadline * 1000), on_deadline, s);
 
-        s->conn = kp_ctl_dial_sync(&s->node, s->o->target, &error);
-        if (s->conn == NULL) {
-                status = kp_ctl_fail(error);
+        establish_start(s);
+        while (s->establishing)
+                g_main_context_iteration(NULL, TRUE);
+        /* Interrupted or out of time while connecting: no pong, exit 1. */
+        if (s->establish_error != NULL && !s->done) {
+                status = kp_ctl_fail(s->establish_error);
                 goto out;
         }
-        s->connect_us = kp_ctl_elapsed_us();
-        if (!s->o->libp2p && !resolve_actor(s, &error)) {
-                status = kp_ctl_fail(error);
-                goto out;
+        s->running = TRUE;
+        if (!s->done) {
+                if (!s->o->json && !s->o->quiet)
+                        printf("PING %s\n", s->o->target_text);
+                send_pings(s);
+                if (s->o->interval > 0 && !s->done)
+                        s->interval_id
+                            = g_timeout_add((guint)(s->o->interval * 1000), on_interval, s);
         }
-        if (!s->o->json && !s->o->quiet)
-                printf("PING %s\n", s->o->target_text);
-        send_pings(s);
-        if (s->o->interval > 0 && !s->done)
-                s->interval_id = g_timeout_add((guint)(s->o->interval * 1000), on_interval, s);
         while (!s->done)
                 g_main_context_iteration(NULL, TRUE);
         if (s->fatal != NULL && s->received == 0) {
@@ -720,24 +1020,29 @@ run_session(KpPingSession *s)
         else
                 status = KP_CTL_EXIT_OK;
 out:
+        g_cancellable_cancel(s->cancel);
         g_source_remove(sigint_id);
         g_source_remove(sigterm_id);
         g_clear_handle_id(&s->interval_id, g_source_remove);
         g_clear_handle_id(&s->deadline_id, g_source_remove);
         g_clear_handle_id(&s->resend_id, g_source_remove);
+        g_clear_handle_id(&s->reconnect_id, g_source_remove);
         g_clear_pointer(&s->resend, g_array_unref);
         g_clear_pointer(&s->libp2p, kp_ping_client_free);
         g_hash_table_remove_all(s->in_flight);
         /* Asks still out complete (with errors) once their connections
-         * close; let them, so nothing is left behind. */
+         * close, and a cancelled dial or lookup ends; let them, so nothing
+         * is left behind. */
         kp_host_close_all(s->node.host);
-        for (guint i = 0; s->asks_pending > 0 && i < 1000; i++)
+        for (guint i = 0; (s->asks_pending > 0 || s->establishing) && i < 1000; i++)
                 g_main_context_iteration(NULL, TRUE);
         g_clear_pointer(&s->conn, kp_connection_unref);
         g_clear_pointer(&s->actor_conn, kp_connection_unref);
         g_clear_pointer(&s->dht, kp_dht_free);
         kp_ctl_node_clear(&s->node);
         g_clear_error(&s->fatal);
+        g_clear_error(&s->establish_error);
+        g_clear_object(&s->cancel);
         return status;
 }
 

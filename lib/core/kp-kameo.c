@@ -169,16 +169,29 @@ enc_simple(GByteArray *out, guint8 byte)
         g_byte_array_append(out, &byte, 1);
 }
 
-/* serde's Vec<u8>: an array of unsigned integers. */
+/* serde's Vec<u8>: an array of unsigned integers. Written in place, as
+ * cbor_encode_uint would (0..23 in the head byte, 24..255 after 0x18): one
+ * append per byte made this the costliest part of every message. */
 static void
 enc_u8_seq(GByteArray *out, GBytes *bytes)
 {
         gsize len = 0;
         const guint8 *data = bytes != NULL ? g_bytes_get_data(bytes, &len) : NULL;
+        gsize n = 0, at;
 
         enc_array(out, len);
         for (gsize i = 0; i < len; i++)
-                enc_uint(out, data[i]);
+                n += data[i] < 24 ? 1 : 2;
+        at = out->len;
+        g_byte_array_set_size(out, (guint)(at + n));
+        for (gsize i = 0; i < len; i++) {
+                if (data[i] < 24) {
+                        out->data[at++] = data[i];
+                } else {
+                        out->data[at++] = 0x18;
+                        out->data[at++] = data[i];
+                }
+        }
 }
 
 static void
@@ -208,13 +221,17 @@ finish(GByteArray *out, gsize max, const char *what, GError **error)
         return g_byte_array_free_to_bytes(out);
 }
 
+/* Room for a whole request or response head without growing: appending
+ * into an empty GByteArray reallocates several times per message. */
+#define KAMEO_ENCODE_RESERVE 256
+
 GBytes *
 kp_kameo_request_encode(const KpKameoRequest *req, GError **error)
 {
-        GByteArray *out = g_byte_array_new();
+        GByteArray *out = g_byte_array_sized_new(KAMEO_ENCODE_RESERVE);
         gboolean ask = req->kind == KP_KAMEO_REQUEST_ASK;
         guint8 seq[KP_KAMEO_ACTOR_SEQ_LEN];
-        g_autoptr(GByteArray) id = g_byte_array_new();
+        g_autoptr(GByteArray) id = g_byte_array_sized_new(KAMEO_ENCODE_RESERVE);
 
         g_return_val_if_fail(
             req->kind == KP_KAMEO_REQUEST_ASK || req->kind == KP_KAMEO_REQUEST_TELL, NULL);
@@ -299,7 +316,7 @@ enc_send_error(GByteArray *out, const KpKameoResponse *resp, gboolean ask, GErro
 GBytes *
 kp_kameo_response_encode(const KpKameoResponse *resp, GError **error)
 {
-        g_autoptr(GByteArray) out = g_byte_array_new();
+        g_autoptr(GByteArray) out = g_byte_array_sized_new(KAMEO_ENCODE_RESERVE);
         gboolean ask = resp->kind == KP_KAMEO_RESPONSE_ASK;
 
         g_return_val_if_fail((guint)resp->kind <= KP_KAMEO_RESPONSE_OUTBOUND_FAILURE, NULL);
@@ -635,29 +652,35 @@ read_string_rest(Reader *r, const Tok *tok, gboolean text, const char *what, GBy
 }
 
 static char *
-text_from_bytes(GByteArray *buf, const char *what, GError **error)
+text_from_bytes(const guint8 *data, gsize len, const char *what, GError **error)
 {
-        if (buf->len > 0 && memchr(buf->data, '\0', buf->len) != NULL) {
+        if (len > 0 && memchr(data, '\0', len) != NULL) {
                 g_set_error(error, KP_ERROR, KP_ERROR_INVALID, "kameo: %s contains a NUL byte",
                             what);
                 return NULL;
         }
-        if (!g_utf8_validate_len((const char *)buf->data, buf->len, NULL)) {
+        if (len == 0)
+                return g_strdup("");
+        if (!g_utf8_validate_len((const char *)data, len, NULL)) {
                 g_set_error(error, KP_ERROR, KP_ERROR_INVALID, "kameo: %s is not valid UTF-8",
                             what);
                 return NULL;
         }
-        return g_strndup((const char *)buf->data, buf->len);
+        return g_strndup((const char *)data, len);
 }
 
 static char *
 read_text_rest(Reader *r, const Tok *tok, const char *what, GError **error)
 {
-        g_autoptr(GByteArray) buf = g_byte_array_new();
+        g_autoptr(GByteArray) buf = NULL;
 
+        /* A definite string (every encoder's choice) needs no copy. */
+        if (tok->type == TOK_TSTR)
+                return text_from_bytes(tok->ptr, tok->len, what, error);
+        buf = g_byte_array_new();
         if (!read_string_rest(r, tok, TRUE, what, buf, error))
                 return NULL;
-        return text_from_bytes(buf, what, error);
+        return text_from_bytes(buf->data, buf->len, what, error);
 }
 
 static char *
@@ -674,7 +697,7 @@ read_text(Reader *r, const char *what, GError **error)
 static GBytes *
 read_u8_seq(Reader *r, const char *what, GError **error)
 {
-        g_autoptr(GByteArray) out = g_byte_array_new();
+        g_autoptr(GByteArray) out = NULL;
         Tok tok, el;
         gboolean indef;
 
@@ -685,12 +708,27 @@ read_u8_seq(Reader *r, const char *what, GError **error)
                 return NULL;
         }
         indef = tok.type == TOK_ARRAY_INDEF;
+        /* Each element takes at least one byte: the input bounds the size. */
+        out = g_byte_array_sized_new((guint)MIN(indef ? 0 : tok.u, r->len - r->pos));
         for (guint64 i = 0; indef || i < tok.u; i++) {
                 guint8 b;
 
                 if (indef && rd_peek_break(r)) {
                         r->pos++;
                         break;
+                }
+                /* The shortest forms, as every encoder writes them, without
+                 * a trip through libcbor; anything else goes the long way. */
+                if (r->pos < r->len && r->data[r->pos] < 24) {
+                        b = r->data[r->pos++];
+                        g_byte_array_append(out, &b, 1);
+                        continue;
+                }
+                if (r->len - r->pos >= 2 && r->data[r->pos] == 0x18) {
+                        b = r->data[r->pos + 1];
+                        r->pos += 2;
+                        g_byte_array_append(out, &b, 1);
+                        continue;
                 }
                 if (!rd_next(r, &el, what, error))
                         return NULL;

@@ -14,6 +14,9 @@ G_STATIC_ASSERT(KP_MSS_MAX_MESSAGE >= (1 << (7 * (KP_MSS_MAX_PREFIX - 1))));
 /* Received text quoted in error messages is cut to this many bytes. */
 #define KP_MSS_MAX_QUOTE 64
 
+/* The header and a proposal or two fit without reallocating the output. */
+#define KP_MSS_OUT_RESERVE 128
+
 typedef enum {
         KP_MSS_ROLE_DIALER,
         KP_MSS_ROLE_LISTENER,
@@ -125,7 +128,7 @@ kp_mss_new(KpMssRole role, const char *const *protocols)
         mss->protocols = g_ptr_array_new_with_free_func(g_free);
         for (gsize i = 0; protocols[i] != NULL; i++)
                 g_ptr_array_add(mss->protocols, g_strdup(protocols[i]));
-        mss->out = g_byte_array_new();
+        mss->out = g_byte_array_sized_new(KP_MSS_OUT_RESERVE);
         kp_mss_encode_message(mss->out, KP_MSS_PROTOCOL_ID);
         return mss;
 }
