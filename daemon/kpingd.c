@@ -165,8 +165,9 @@ write_file_atomically(const char *path, const char *contents, GError **error)
             0644, error);
 }
 
+/* Logs where we listen and can be reached, and writes --addrs-file. */
 static gboolean
-announce_ready(Kpingd *d, GError **error)
+announce_addresses(Kpingd *d, GError **error)
 {
         g_autoptr(GPtrArray) bound = kp_host_get_listen_addrs(d->host);
         g_autoptr(GPtrArray) advertised = kp_host_get_advertised_addrs(d->host);
@@ -194,9 +195,6 @@ announce_ready(Kpingd *d, GError **error)
                 g_prefix_error(error, "cannot write --addrs-file: ");
                 return FALSE;
         }
-        d->ready = TRUE;
-        sd_notify(0, "READY=1");
-        update_status(d);
         return TRUE;
 }
 
@@ -214,15 +212,21 @@ on_actor_registered(GObject *source, GAsyncResult *result, gpointer user_data)
                 g_main_loop_quit(d->loop);
                 return;
         }
+        if (!announce_addresses(d, &error)) {
+                g_critical("%s", error->message);
+                d->exit_status = EXIT_FAILURE;
+                g_main_loop_quit(d->loop);
+                return;
+        }
         total = g_strdup_printf("%" G_GUINT64_FORMAT, kpingd_counter_store_get_total(d->counter));
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE_ID", KPINGD_MID_REGISTERED,
                          "KPING_PEER_ID", d->peer_id, "KPING_ACTOR_NAME", d->config->actor_name,
                          "KPING_TOTAL", total, "MESSAGE", "PingActor registered and ready!");
-        if (!announce_ready(d, &error)) {
-                g_critical("%s", error->message);
-                d->exit_status = EXIT_FAILURE;
-                g_main_loop_quit(d->loop);
-        }
+        /* Ready means listening and registered: the same moment as the
+         * addresses file. */
+        d->ready = TRUE;
+        sd_notify(0, "READY=1");
+        update_status(d);
 }
 
 static gboolean
