@@ -128,13 +128,14 @@ stop_kpingd() {
         fi
 }
 
-# one_protocol TAG PROTOCOL: the whole matrix on one kad protocol id.
+# one_protocol TAG PROTOCOL [KAD_PROTOCOLS]: the whole matrix on one kad
+# protocol id; kpingd is configured with KAD_PROTOCOLS (default PROTOCOL).
 one_protocol() {
-        local tag=$1 proto=$2 d=$TMP/$1
-        local k1_pid k2_pid jsa_pid k1 k2 jsa k1_id k2_id jsa_id k1_listen k2_listen out id mh kt_addr kt_id
+        local tag=$1 proto=$2 kad_protocols=${3:-$2} d=$TMP/$1
+        local k1_pid k2_pid k3_pid jsa_pid k1 k2 k3 jsa k1_id k2_id jsa_id k1_listen k2_listen out id mh kt_addr kt_id
         mkdir -p "$d"
-        printf '[Daemon]\nKadProtocols=%s\n' "$proto" >"$d/kpingd.conf"
-        echo "# --- $proto"
+        printf '[Daemon]\nKadProtocols=%s\n' "$kad_protocols" >"$d/kpingd.conf"
+        echo "# --- js on $proto, kpingd KadProtocols=$kad_protocols"
 
         # K1, then K2 bootstrapped from it.
         "$KPINGD" --config "$d/kpingd.conf" --state-dir "$d/k1" --listen /ip4/127.0.0.1/tcp/0 \
@@ -243,6 +244,24 @@ one_protocol() {
                 not_ok "$tag: kping's lookup of the closest peers through js" "$out"
         fi
 
+        # --- kpingd's own lookups through js: kpingd 3 enters through js only ---
+        # and learns kpingd 1 from js's answers to its self lookup (with
+        # both ids configured, its streams fall back to the one js speaks).
+        "$KPINGD" --config "$d/kpingd.conf" --state-dir "$d/k3" --listen /ip4/127.0.0.1/tcp/0 \
+                --addrs-file "$d/k3.addrs" --bootstrap "$jsa" >"$d/k3.log" 2>&1 &
+        k3_pid=$!
+        if k3=$(wait_line "$d/k3.addrs" "$k3_pid"); then
+                ok "$tag: kpingd 3, bootstrapped from js only, is ready"
+                out=$(kt --stats --bootstrap "$k3" find-peer "$k1_id" 2>&1)
+                if [ "${out%% *}" = "$k1_id" ] && echo "$out" | grep -q "^stats .* hops=1 "; then
+                        ok "$tag: kpingd 3 learned kpingd 1 through js's FIND_NODE answers"
+                else
+                        not_ok "$tag: kpingd 3 learned kpingd 1 through js's FIND_NODE answers" "$out"
+                fi
+        else
+                not_ok "$tag: kpingd 3, bootstrapped from js only, is ready" "$(tail -n 20 "$d/k3.log")"
+        fi
+
         # --- GET_VALUE: kping asks js ------------------------------------------
         run_logged "$tag: js puts /kping/on-js through the js server" "$d/jput.json" \
                 js put --bootstrap "$jsa" "/kping/on-js-$tag" "held by js on $proto"
@@ -281,9 +300,13 @@ one_protocol() {
         fi
         kill "$jsa_pid" 2>/dev/null
         wait "$jsa_pid" 2>/dev/null
+        stop_kpingd "$tag: kpingd 3" "$k3_pid" "$d/k3.log"
         stop_kpingd "$tag: kpingd 2" "$k2_pid" "$d/k2.log"
         stop_kpingd "$tag: kpingd 1" "$k1_pid" "$d/k1.log"
 }
 
 one_protocol kameo /kameo/registry/1.0.0
 one_protocol ipfs /ipfs/kad/1.0.0
+# kpingd serving both, and proposing kameo's first: its streams to js fall
+# back to the second id in multistream-select.
+one_protocol both /ipfs/kad/1.0.0 "/kameo/registry/1.0.0;/ipfs/kad/1.0.0"
