@@ -4,12 +4,15 @@
 # (js-dht.mjs) on loopback, once on each protocol id, /kameo/registry/1.0.0
 # and /ipfs/kad/1.0.0:
 #  - js PUT_VALUE to kpingd, and js GET_VALUE answered by kpingd;
-#  - kping (kad-tool) GET_VALUE answered by js;
+#  - kping (kad-tool) PUT_VALUE to js and GET_VALUE answered by js;
 #  - js provides a CID (ADD_PROVIDER with the multihash as key) and kping
 #    finds the provider through kpingd and through js; and the reverse, a
 #    kping provider found by js through kpingd and through js;
 #  - FIND_NODE both ways: js finds a kpingd through kpingd, kping finds a
-#    kpingd through js.
+#    kpingd through js, and a kpingd that enters through js learns the
+#    network from js's answers.
+# A third round has kpingd serve both ids (kameo's proposed first) and js
+# speak /ipfs/kad/1.0.0 only.
 # KPINGD and KAD_TOOL are set by meson to the built programs.
 # Skips (TAP "1..0 # SKIP") when tests/interop/node_modules is missing, unless
 # KPING_REQUIRE_INTEROP=1, which makes that a failure.
@@ -274,6 +277,15 @@ one_protocol() {
         fi
         expect_exit "$tag: kping GET of a key js does not hold: exit 1" 1 "no value found" \
                 kt --bootstrap "$jsa" --timeout 5000 get "/kping/nowhere-$tag"
+
+        # --- PUT_VALUE: kping to js ----------------------------------------------
+        run_logged "$tag: kping puts /kping/k-on-js through js" "$d/kput2.txt" \
+                kt --bootstrap "$jsa" put "/kping/k-on-js-$tag" "put by kping on $proto"
+        out_check "$tag: kping's put was stored" "$d/kput2.txt" "^stored at [1-9]"
+        run_logged "$tag: a fresh js node gets kping's record from the js server" "$d/jget2.json" \
+                js get --bootstrap "$jsa" "/kping/k-on-js-$tag"
+        jcheck "$tag: the js server accepted kping's PUT_VALUE" "$d/jget2.json" \
+                "d.answers.some(a => a.from === '$jsa_id' && a.value === 'put by kping on $proto')"
 
         # --- providers through js ----------------------------------------------
         run_logged "$tag: js provides a CID through the js server" "$d/prov2.json" \
