@@ -368,6 +368,20 @@ response_new(const KpKadMessage *request)
         return response;
 }
 
+/* A stored record's timeReceived: when it reached us, as go answers it (not
+ * the time of the GET), in RFC 3339 UTC always with fractional seconds:
+ * js-libp2p's parseRFC3339 refuses a time without them, which GLib's
+ * ISO 8601 formatter leaves out on a whole second. */
+static char *
+format_time_received(const KpStoredRecord *r, gint64 now)
+{
+        gint64 age_us = MAX(now - r->received_ms, 0) * 1000;
+        g_autoptr(GDateTime) epoch = g_date_time_new_from_unix_utc(0);
+        g_autoptr(GDateTime) received = g_date_time_add(epoch, g_get_real_time() - age_us);
+
+        return g_date_time_format(received, "%Y-%m-%dT%H:%M:%S.%fZ");
+}
+
 /* The answer to @request, or NULL for none; *@ret_reset when the request
  * is refused (the stream is then reset, as go and js do). */
 static KpKadMessage *
@@ -393,10 +407,8 @@ handle_request(KpDht *dht, KpConnection *conn, const KpKadMessage *request, gboo
                         r = kp_record_store_get(dht->records, g_bytes_get_data(request->key, NULL),
                                                 g_bytes_get_size(request->key), now);
                 if (r != NULL) {
-                        g_autoptr(GDateTime) t = g_date_time_new_now_utc();
                         response->record = kp_kad_record_new(r->key, r->value);
-                        /* js and go parse it; RFC 3339 as go writes it */
-                        response->record->time_received = g_date_time_format_iso8601(t);
+                        response->record->time_received = format_time_received(r, now);
                         if (!r->local) {
                                 response->record->has_publisher = TRUE;
                                 response->record->publisher = r->sender;
