@@ -156,8 +156,8 @@ rpc_on_data(KpStream *stream, const guint8 *data, gsize len, gpointer user_data)
         }
         if (message == NULL)
                 return;
-        response = kp_kad_message_decode(g_bytes_get_data(message, NULL), g_bytes_get_size(message),
-                                         &error);
+        response = kp_kad_message_decode_response(g_bytes_get_data(message, NULL),
+                                                  g_bytes_get_size(message), &error);
         if (response != NULL && response->type != rpc->type) {
                 error = g_error_new(KP_ERROR, KP_ERROR_PROTOCOL, "kad: %s answered with %s",
                                     kp_kad_message_type_to_string(rpc->type),
@@ -311,7 +311,7 @@ rpc_start(KpDht *dht, const KpKadPeer *peer, const KpKadMessage *request, RpcFun
         rpc->func = func;
         rpc->data = data;
         rpc->dial_cancel = g_cancellable_new();
-        kp_lp_reader_init(&rpc->reader, KP_KAD_MAX_MESSAGE);
+        kp_lp_reader_init(&rpc->reader, KP_KAD_MAX_RESPONSE);
         /* our own requests always fit: keys and records were checked */
         g_assert(body != NULL);
         kp_lp_append(framed, g_bytes_get_data(body, NULL), g_bytes_get_size(body));
