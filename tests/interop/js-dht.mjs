@@ -23,6 +23,12 @@
 //       { cid, multihash, providers: [{ id, addrs }] }; exit 1 when none
 //   js-dht.mjs find-peer --protocol P --bootstrap ADDR PEER_ID
 //       { id, addrs }; exit 1 when not found
+//   js-dht.mjs crowd --protocol P --bootstrap ADDR [--nodes N] [--fake-addrs M]
+//       N DHT servers (default 20) in this process join through ADDR, each
+//       also announcing M (default 10) webtransport addresses with two
+//       certhashes, as public js and go nodes do; print { peers } once all
+//       are in ADDR's neighbourhood, then serve until killed. ADDR's
+//       FIND_NODE answers then pass 16 KiB.
 //
 // Every mode but serve dials the bootstrap peer, waits until it is in the
 // routing table, runs the one operation, prints one JSON line and exits.
@@ -52,14 +58,17 @@ function usage () {
 }
 
 function parseArgs (argv) {
-  const opts = { mode: argv[0], protocol: null, bootstrap: null, hex: null, args: [] }
+  const opts = { mode: argv[0], protocol: null, bootstrap: null, hex: null, nodes: 20, fakeAddrs: 10, args: [] }
   for (let i = 1; i < argv.length; i++) {
     if (argv[i] === '--protocol') opts.protocol = argv[++i]
     else if (argv[i] === '--bootstrap') opts.bootstrap = argv[++i]
     else if (argv[i] === '--hex') opts.hex = argv[++i]
+    else if (argv[i] === '--nodes') opts.nodes = Number(argv[++i])
+    else if (argv[i] === '--fake-addrs') opts.fakeAddrs = Number(argv[++i])
     else opts.args.push(argv[i])
   }
-  const nargs = { serve: 0, put: 2, get: 1, provide: 1, 'find-providers': opts.hex != null ? 0 : 1, 'find-peer': 1 }[opts.mode]
+  if (!Number.isInteger(opts.nodes) || !Number.isInteger(opts.fakeAddrs)) usage()
+  const nargs = { serve: 0, crowd: 0, put: 2, get: 1, provide: 1, 'find-providers': opts.hex != null ? 0 : 1, 'find-peer': 1 }[opts.mode]
   if (nargs == null || opts.protocol == null || opts.args.length !== nargs) usage()
   if (opts.mode !== 'serve' && opts.bootstrap == null) usage()
   return opts
@@ -69,9 +78,21 @@ const utf8 = new TextEncoder()
 const fromUtf8 = new TextDecoder('utf-8', { fatal: true })
 const hex = (b) => Buffer.from(b).toString('hex')
 
-async function newNode (protocol) {
+// M webtransport addresses of the kind public nodes announce (two certhashes
+// each, about 130 bytes); nothing listens on them.
+function fakeAddrs (n, m) {
+  // a multibase (base64url) sha2-256 multihash
+  const certhash = (k) => 'u' + Buffer.concat([Buffer.from([0x12, 0x20]), Buffer.alloc(32, (n * 64 + k) % 256)]).toString('base64url')
+  return Array.from({ length: m }, (_, k) =>
+    `/ip4/127.0.0.1/udp/${40000 + k}/quic-v1/webtransport/certhash/${certhash(2 * k)}/certhash/${certhash(2 * k + 1)}`)
+}
+
+async function newNode (protocol, appendAnnounce = []) {
   return createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'], appendAnnounce },
+    // every peer of these tests dials from 127.0.0.1: lift the per-host
+    // inbound rate limit (5 a second), which a crowd joining at once trips
+    connectionManager: { inboundConnectionThreshold: 1000, maxIncomingPendingConnections: 100 },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
@@ -198,11 +219,33 @@ async function serve (node, opts) {
   process.on('SIGINT', stop)
 }
 
+async function crowd (opts) {
+  const nodes = await Promise.all(Array.from({ length: opts.nodes }, (_, n) =>
+    newNode(opts.protocol, fakeAddrs(n, opts.fakeAddrs))))
+  // What matters is that the bootstrap node puts them in its table (which
+  // the test checks through its answers); a crowd node that is slow to put
+  // the bootstrap node in its own is no failure.
+  await Promise.all(nodes.map(n => join(n, opts.bootstrap).catch(() => {})))
+  console.log(JSON.stringify({ peers: nodes.map(n => n.peerId.toString()) }))
+  const stop = async () => {
+    await Promise.all(nodes.map(stopNode))
+    process.exit(0)
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}
+
 const opts = parseArgs(process.argv.slice(2))
 let node
 try {
-  node = await newNode(opts.protocol)
-  if (opts.mode === 'serve') {
+  if (opts.mode === 'crowd') {
+    await crowd(opts)
+  } else {
+    node = await newNode(opts.protocol)
+  }
+  if (opts.mode === 'crowd') {
+    // serving until killed
+  } else if (opts.mode === 'serve') {
     await serve(node, opts)
   } else {
     await join(node, opts.bootstrap)
@@ -225,4 +268,4 @@ try {
   console.error(`js-dht ${opts.mode}: ${err.message ?? err}`)
   process.exit(1)
 }
-if (opts.mode !== 'serve') process.exit(process.exitCode ?? 0)
+if (opts.mode !== 'serve' && opts.mode !== 'crowd') process.exit(process.exitCode ?? 0)

@@ -11,6 +11,8 @@
 #  - FIND_NODE both ways: js finds a kpingd through kpingd, kping finds a
 #    kpingd through js, and a kpingd that enters through js learns the
 #    network from js's answers.
+# On /ipfs/kad/1.0.0, 20 more js servers announcing many addresses push js's
+# FIND_NODE answers past 16 KiB, which kping must read.
 # A third round has kpingd serve both ids (kameo's proposed first) and js
 # speak /ipfs/kad/1.0.0 only.
 # KPINGD and KAD_TOOL are set by meson to the built programs.
@@ -135,7 +137,7 @@ stop_kpingd() {
 # protocol id; kpingd is configured with KAD_PROTOCOLS (default PROTOCOL).
 one_protocol() {
         local tag=$1 proto=$2 kad_protocols=${3:-$2} d=$TMP/$1
-        local k1_pid k2_pid k3_pid jsa_pid k1 k2 k3 jsa k1_id k2_id jsa_id k1_listen k2_listen out id mh kt_addr kt_id
+        local k1_pid k2_pid k3_pid jsa_pid crowd_pid k1 k2 k3 jsa k1_id k2_id jsa_id k1_listen k2_listen out id mh kt_addr kt_id
         mkdir -p "$d"
         printf '[Daemon]\nKadProtocols=%s\n' "$kad_protocols" >"$d/kpingd.conf"
         echo "# --- js on $proto, kpingd KadProtocols=$kad_protocols"
@@ -302,6 +304,37 @@ one_protocol() {
                 js find-providers --bootstrap "$jsa" "k-content-2-$tag"
         jcheck "$tag: js accepted kping's ADD_PROVIDER (id and address)" "$d/jfind2.json" \
                 "d.providers.some(p => p.id === '$kt_id' && p.addrs.some(a => a.startsWith('${kt_addr%/p2p/*}')))"
+
+        # --- js answers past 16 KiB: neighbours with many addresses ------------
+        # 20 js servers join the js server, each announcing 10 webtransport
+        # addresses besides its own, so js's FIND_NODE answers (k peers, all
+        # their addresses) pass 16 KiB, as on public networks. Once, on the
+        # public network's protocol id.
+        if [ "$tag" = ipfs ]; then
+                "$node" "$js_dht" crowd --protocol "$proto" --bootstrap "$jsa" >"$d/crowd.json" 2>"$d/crowd.log" &
+                crowd_pid=$!
+                if wait_line "$d/crowd.json" "$crowd_pid" >/dev/null; then
+                        ok "$tag: 20 js servers with 11 addresses each joined the js server"
+                        "$node" -e 'for (const p of JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8")).peers) console.log(p)' \
+                                "$d/crowd.json" >"$d/crowd.ids"
+                        # js adds each to its table once a ping came back: a
+                        # few tries, a second apart
+                        for _ in 1 2 3 4 5; do
+                                out=$(kt --stats --bootstrap "$jsa" closest "/kping/crowd-$tag" 2>&1)
+                                grep -qxFf "$d/crowd.ids" <<<"$out" && break
+                                sleep 1
+                        done
+                        if grep -qxFf "$d/crowd.ids" <<<"$out"; then
+                                ok "$tag: kping reads js's FIND_NODE answers of over 16 KiB"
+                        else
+                                not_ok "$tag: kping reads js's FIND_NODE answers of over 16 KiB" "$out"
+                        fi
+                else
+                        not_ok "$tag: 20 js servers with 11 addresses each joined the js server" "$(cat "$d/crowd.log")"
+                fi
+                kill "$crowd_pid" 2>/dev/null
+                wait "$crowd_pid" 2>/dev/null
+        fi
 
         # --- kpingd still serves ------------------------------------------------
         out=$(kt --bootstrap "$k1" get "/kping/js-put-$tag" 2>&1)
