@@ -13,6 +13,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         g_autoptr(KpKadMessage) msg = kp_kad_message_decode(data, size, NULL);
+        g_autoptr(KpKadMessage) response = kp_kad_message_decode_response(data, size, NULL);
         g_autoptr(KpKameoRegistration) reg = kp_kameo_registration_decode(data, size, NULL);
         g_autofree char *name = NULL;
 
@@ -33,6 +34,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 abort();
                 }
         }
+        /* a response may be larger than a request, otherwise the same */
+        if (msg != NULL && (response == NULL || response->type != msg->type))
+                abort();
         if (reg != NULL) {
                 g_autoptr(GBytes) again
                     = kp_kameo_registration_encode(reg->actor_seq, &reg->peer_id, reg->remote_id);

@@ -294,16 +294,16 @@ decode_record(const KadRecord *in, GError **error)
         return g_steal_pointer(&record);
 }
 
-KpKadMessage *
-kp_kad_message_decode(const guint8 *buf, gsize len, GError **error)
+static KpKadMessage *
+decode_message(const guint8 *buf, gsize len, const char *what, gsize limit, GError **error)
 {
         g_autoptr(KpKadMessage) msg = NULL;
         KadMessage *in;
 
-        if (len > KP_KAD_MAX_MESSAGE) {
+        if (len > limit) {
                 g_set_error(error, KP_ERROR, KP_ERROR_TOO_LARGE,
-                            "kad: message of %" G_GSIZE_FORMAT " bytes exceeds limit %d", len,
-                            KP_KAD_MAX_MESSAGE);
+                            "kad: %s of %" G_GSIZE_FORMAT " bytes exceeds limit %" G_GSIZE_FORMAT,
+                            what, len, limit);
                 return NULL;
         }
         in = kad_message__unpack(NULL, len, buf);
@@ -339,4 +339,16 @@ kp_kad_message_decode(const guint8 *buf, gsize len, GError **error)
 fail:
         kad_message__free_unpacked(in, NULL);
         return NULL;
+}
+
+KpKadMessage *
+kp_kad_message_decode(const guint8 *buf, gsize len, GError **error)
+{
+        return decode_message(buf, len, "message", KP_KAD_MAX_MESSAGE, error);
+}
+
+KpKadMessage *
+kp_kad_message_decode_response(const guint8 *buf, gsize len, GError **error)
+{
+        return decode_message(buf, len, "response", KP_KAD_MAX_RESPONSE, error);
 }

@@ -2,7 +2,8 @@
  * protobuf Message with its Record, sent varint-length-prefixed on a stream
  * of /ipfs/kad/1.0.0 or /kameo/registry/1.0.0 (same wire format).
  *
- * Decoding takes hostile bytes: a message over KP_KAD_MAX_MESSAGE, an unknown
+ * Decoding takes hostile bytes: a request over KP_KAD_MAX_MESSAGE (a response
+ * over KP_KAD_MAX_RESPONSE), an unknown
  * type, or over-long lists are refused; peers whose id does not parse and
  * addresses kping cannot read are dropped (and counted), as peers advertise
  * transports kping does not speak. Unknown fields (such as the old Record
@@ -19,8 +20,14 @@ G_BEGIN_DECLS
 /* rust-libp2p (kameo) refuses kad messages over 16 KiB, so kping never sends
  * more; js-libp2p and go-libp2p accept far larger ones (4 MiB), so this is
  * the limit that interoperates in both directions. Applied to inbound
- * messages too. */
+ * requests too. */
 #define KP_KAD_MAX_MESSAGE (16 * 1024)
+/* Responses to our own requests: go and js answer FIND_NODE with k = 20
+ * peers and every address each one has (with certhash-laden webtransport
+ * and quic addresses, 25-45 KiB is common on public networks), and
+ * GET_VALUE with a record plus the closer peers. 16 KiB would lose those
+ * lookups; 4 MiB (go, js) is more than a lookup needs to buffer. */
+#define KP_KAD_MAX_RESPONSE (256 * 1024)
 /* A response carries k = 20 closer peers; allow slack for implementations
  * that send more, refuse lists that only a flood would need. */
 #define KP_KAD_MAX_PEERS 64
@@ -92,9 +99,13 @@ const char *kp_kad_message_type_to_string(KpKadMessageType type);
 /* The protobuf body, without the length prefix. KP_ERROR_TOO_LARGE when it
  * would exceed KP_KAD_MAX_MESSAGE. */
 GBytes *kp_kad_message_encode(const KpKadMessage *msg, GError **error);
-/* Errors: KP_ERROR_TOO_LARGE (message, key or list over a limit),
- * KP_ERROR_INVALID (malformed protobuf, missing or unknown type, bad
- * record). Messages start with "kad: ". */
+/* A request, of at most KP_KAD_MAX_MESSAGE bytes. Errors:
+ * KP_ERROR_TOO_LARGE (message, key or list over a limit), KP_ERROR_INVALID
+ * (malformed protobuf, missing or unknown type, bad record). Messages start
+ * with "kad: ". */
 KpKadMessage *kp_kad_message_decode(const guint8 *buf, gsize len, GError **error);
+/* The same for a response to one of our requests: at most
+ * KP_KAD_MAX_RESPONSE bytes. */
+KpKadMessage *kp_kad_message_decode_response(const guint8 *buf, gsize len, GError **error);
 
 G_END_DECLS

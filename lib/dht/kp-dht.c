@@ -156,8 +156,8 @@ rpc_on_data(KpStream *stream, const guint8 *data, gsize len, gpointer user_data)
         }
         if (message == NULL)
                 return;
-        response = kp_kad_message_decode(g_bytes_get_data(message, NULL), g_bytes_get_size(message),
-                                         &error);
+        response = kp_kad_message_decode_response(g_bytes_get_data(message, NULL),
+                                                  g_bytes_get_size(message), &error);
         if (response != NULL && response->type != rpc->type) {
                 error = g_error_new(KP_ERROR, KP_ERROR_PROTOCOL, "kad: %s answered with %s",
                                     kp_kad_message_type_to_string(rpc->type),
@@ -311,7 +311,7 @@ rpc_start(KpDht *dht, const KpKadPeer *peer, const KpKadMessage *request, RpcFun
         rpc->func = func;
         rpc->data = data;
         rpc->dial_cancel = g_cancellable_new();
-        kp_lp_reader_init(&rpc->reader, KP_KAD_MAX_MESSAGE);
+        kp_lp_reader_init(&rpc->reader, KP_KAD_MAX_RESPONSE);
         /* our own requests always fit: keys and records were checked */
         g_assert(body != NULL);
         kp_lp_append(framed, g_bytes_get_data(body, NULL), g_bytes_get_size(body));
@@ -368,6 +368,20 @@ response_new(const KpKadMessage *request)
         return response;
 }
 
+/* A stored record's timeReceived: when it reached us, as go answers it (not
+ * the time of the GET), in RFC 3339 UTC always with fractional seconds:
+ * js-libp2p's parseRFC3339 refuses a time without them, which GLib's
+ * ISO 8601 formatter leaves out on a whole second. */
+static char *
+format_time_received(const KpStoredRecord *r, gint64 now)
+{
+        gint64 age_us = MAX(now - r->received_ms, 0) * 1000;
+        g_autoptr(GDateTime) epoch = g_date_time_new_from_unix_utc(0);
+        g_autoptr(GDateTime) received = g_date_time_add(epoch, g_get_real_time() - age_us);
+
+        return g_date_time_format(received, "%Y-%m-%dT%H:%M:%S.%fZ");
+}
+
 /* The answer to @request, or NULL for none; *@ret_reset when the request
  * is refused (the stream is then reset, as go and js do). */
 static KpKadMessage *
@@ -393,10 +407,8 @@ handle_request(KpDht *dht, KpConnection *conn, const KpKadMessage *request, gboo
                         r = kp_record_store_get(dht->records, g_bytes_get_data(request->key, NULL),
                                                 g_bytes_get_size(request->key), now);
                 if (r != NULL) {
-                        g_autoptr(GDateTime) t = g_date_time_new_now_utc();
                         response->record = kp_kad_record_new(r->key, r->value);
-                        /* js and go parse it; RFC 3339 as go writes it */
-                        response->record->time_received = g_date_time_format_iso8601(t);
+                        response->record->time_received = format_time_received(r, now);
                         if (!r->local) {
                                 response->record->has_publisher = TRUE;
                                 response->record->publisher = r->sender;

@@ -2,9 +2,15 @@
  * client (an ephemeral identity, no listener, kad client mode), enters it
  * through the --bootstrap peers, and runs one real lookup with lib/dht.
  *
- *   kad-tool [--bootstrap MA]... [--protocol ID]... [--timeout MS] [--stats] CMD ARGS
+ *   kad-tool [--bootstrap MA]... [--protocol ID]... [--timeout MS] [--stats]
+ *            [--hex] [--listen MA] CMD ARGS
  *   put KEY VALUE | get KEY... | provide KEY | providers KEY | find-peer PEER_ID
  *   | closest KEY | register NAME (kameo-style: provide NAME, put NAME:meta:<self>)
+ *
+ * --hex: KEYs are hex (binary keys, such as the CID multihashes js-libp2p
+ * uses for providers). --listen: listen on MA so that provider records
+ * carry an address (js-libp2p ignores a provider without one); the address
+ * listened on is printed first, as "listening MA/p2p/ID".
  *
  * Exit 0 on success, 1 when nothing was found, 2 on errors. --stats adds a
  * line "stats us=<lookup µs> hops=<n> max_hops=<n> requests=<n> results=<n>". */
@@ -17,6 +23,30 @@
 #include "core/kp-error.h"
 #include "core/kp-kameo-registration.h"
 #include "dht/kp-dht.h"
+
+static gboolean opt_hex = FALSE;
+
+/* A KEY argument: its bytes, or with --hex the bytes it spells. */
+static GBytes *
+key_arg(const char *arg)
+{
+        gsize len = strlen(arg);
+        g_autofree guint8 *buf = NULL;
+
+        if (!opt_hex)
+                return g_bytes_new(arg, len);
+        if (len % 2 != 0)
+                return NULL;
+        buf = g_malloc(len / 2 + 1);
+        for (gsize i = 0; i < len / 2; i++) {
+                int hi = g_ascii_xdigit_value(arg[2 * i]);
+                int lo = g_ascii_xdigit_value(arg[2 * i + 1]);
+                if (hi < 0 || lo < 0)
+                        return NULL;
+                buf[i] = (guint8)(hi << 4 | lo);
+        }
+        return g_bytes_new_take(g_steal_pointer(&buf), len / 2);
+}
 
 typedef struct {
         GAsyncResult *result;
@@ -81,11 +111,19 @@ fail(const char *what, const GError *error)
         return g_error_matches(error, KP_ERROR, KP_ERROR_NOT_FOUND) ? 1 : 2;
 }
 
+static int
+bad_key(const char *arg)
+{
+        fprintf(stderr, "kad-tool: --hex: \"%s\" is not hex\n", arg);
+        return 2;
+}
+
 int
 main(int argc, char **argv)
 {
         g_auto(GStrv) bootstrap = NULL;
         g_auto(GStrv) protocols = NULL;
+        g_autofree char *listen = NULL;
         gint timeout_ms = 0;
         gboolean stats = FALSE, all = FALSE;
         GOptionEntry entries[] = {
@@ -96,6 +134,8 @@ main(int argc, char **argv)
                 { "timeout", 't', 0, G_OPTION_ARG_INT, &timeout_ms, "lookup timeout", "MS" },
                 { "stats", 's', 0, G_OPTION_ARG_NONE, &stats, "print lookup statistics", NULL },
                 { "all", 'a', 0, G_OPTION_ARG_NONE, &all, "do not stop at the first result", NULL },
+                { "hex", 'x', 0, G_OPTION_ARG_NONE, &opt_hex, "keys are hex", NULL },
+                { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "listen on MA", "MA" },
                 { NULL },
         };
         g_autoptr(GOptionContext) ctx = g_option_context_new("COMMAND ARGS");
@@ -125,6 +165,18 @@ main(int argc, char **argv)
         w.first_only = !all;
         identity = kp_keypair_generate();
         host = kp_host_new(identity);
+        if (listen != NULL) {
+                g_autoptr(KpMultiaddr) ma = kp_multiaddr_new_from_string(listen, &error);
+                g_autoptr(GPtrArray) addrs = NULL;
+                if (ma == NULL || !kp_host_listen(host, ma, &error))
+                        return fail("--listen", error);
+                addrs = kp_host_get_listen_addrs(host);
+                for (guint i = 0; i < addrs->len; i++) {
+                        g_autofree char *a = kp_multiaddr_to_string(addrs->pdata[i]);
+                        g_autofree char *id = kp_peer_id_to_string(kp_host_get_peer_id(host));
+                        printf("listening %s/p2p/%s\n", a, id);
+                }
+        }
         config.protocols = (const char *const *)protocols;
         config.client_mode = TRUE;
         dht = kp_dht_new(host, &config);
@@ -140,8 +192,10 @@ main(int argc, char **argv)
         }
 
         if (strcmp(cmd, "put") == 0 && argc >= 4) {
-                g_autoptr(GBytes) key = g_bytes_new(argv[2], strlen(argv[2]));
+                g_autoptr(GBytes) key = key_arg(argv[2]);
                 g_autoptr(GBytes) value = g_bytes_new(argv[3], strlen(argv[3]));
+                if (key == NULL)
+                        return bad_key(argv[2]);
                 kp_dht_put_value_async(dht, key, value, timeout_ms, NULL, on_done, &w);
                 if (!kp_dht_put_value_finish(dht, wait_for(&w), &st, &error))
                         status = fail("put", error);
@@ -151,7 +205,9 @@ main(int argc, char **argv)
                 /* several keys: one after the other in this process, so the
                  * later lookups run with warm connections and table */
                 for (int i = 2; i < argc && status == 0; i++) {
-                        g_autoptr(GBytes) key = g_bytes_new(argv[i], strlen(argv[i]));
+                        g_autoptr(GBytes) key = key_arg(argv[i]);
+                        if (key == NULL)
+                                return bad_key(argv[i]);
                         g_clear_object(&w.result);
                         kp_dht_get_value_async(dht, key, on_value, &w, timeout_ms, NULL, on_done,
                                                &w);
@@ -161,14 +217,18 @@ main(int argc, char **argv)
                                 print_stats(&st);
                 }
         } else if (strcmp(cmd, "provide") == 0) {
-                g_autoptr(GBytes) key = g_bytes_new(argv[2], strlen(argv[2]));
+                g_autoptr(GBytes) key = key_arg(argv[2]);
+                if (key == NULL)
+                        return bad_key(argv[2]);
                 kp_dht_add_provider_async(dht, key, timeout_ms, NULL, on_done, &w);
                 if (!kp_dht_add_provider_finish(dht, wait_for(&w), &st, &error))
                         status = fail("provide", error);
                 else
                         printf("announced to %u peers\n", st.n_results);
         } else if (strcmp(cmd, "providers") == 0) {
-                g_autoptr(GBytes) key = g_bytes_new(argv[2], strlen(argv[2]));
+                g_autoptr(GBytes) key = key_arg(argv[2]);
+                if (key == NULL)
+                        return bad_key(argv[2]);
                 kp_dht_get_providers_async(dht, key, on_provider, &w, timeout_ms, NULL, on_done,
                                            &w);
                 if (!kp_dht_get_providers_finish(dht, wait_for(&w), &st, &error))
@@ -187,7 +247,9 @@ main(int argc, char **argv)
                         on_provider(dht, found, &w);
                 }
         } else if (strcmp(cmd, "closest") == 0) {
-                g_autoptr(GBytes) key = g_bytes_new(argv[2], strlen(argv[2]));
+                g_autoptr(GBytes) key = key_arg(argv[2]);
+                if (key == NULL)
+                        return bad_key(argv[2]);
                 g_autoptr(GPtrArray) peers = NULL;
                 kp_dht_get_closest_peers_async(dht, key, timeout_ms, NULL, on_done, &w);
                 peers = kp_dht_get_closest_peers_finish(dht, wait_for(&w), &st, &error);

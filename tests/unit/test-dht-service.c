@@ -180,15 +180,30 @@ test_service_raw(void)
                                                      (const guint8 *)"/kping/raw", 10,
                                                      g_get_monotonic_time() / 1000));
         }
-        /* GET_VALUE returns it with a timeReceived */
+        /* GET_VALUE returns it with the time it was received (as go does,
+         * not the time of the GET), in RFC 3339 with fractional seconds
+         * (js-libp2p's parseRFC3339 insists on them) */
         {
                 g_autoptr(KpKadMessage) get
                     = kp_kad_message_new(KP_KAD_GET_VALUE, (const guint8 *)"/kping/raw", 10);
+                g_autoptr(GDateTime) received = NULL;
+                g_autoptr(GRegex) rfc3339 = g_regex_new(
+                    "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d+Z$", 0, 0, NULL);
+                gint64 before_get, received_us;
+                g_usleep(20 * 1000);
+                before_get = g_get_real_time();
                 answer = raw_message(conn, get, &reset);
                 g_assert_nonnull(answer);
                 g_assert_nonnull(answer->record);
                 g_assert_true(g_bytes_equal(answer->record->value, value));
                 g_assert_nonnull(answer->record->time_received);
+                g_assert_true(g_regex_match(rfc3339, answer->record->time_received, 0, NULL));
+                received = g_date_time_new_from_iso8601(answer->record->time_received, NULL);
+                g_assert_nonnull(received);
+                received_us = g_date_time_to_unix(received) * G_USEC_PER_SEC
+                              + g_date_time_get_microsecond(received);
+                g_assert_cmpint(received_us, <, before_get);
+                g_assert_cmpint(received_us, >, before_get - 60 * G_USEC_PER_SEC);
                 g_clear_pointer(&answer, kp_kad_message_free);
         }
         /* the server's own registration cannot be overwritten by the client */

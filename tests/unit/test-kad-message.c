@@ -5,6 +5,7 @@
 #include "core/kp-kad-message.h"
 #include "core/kp-kameo-registration.h"
 #include "core/kp-peer-id.h"
+#include "core/kp-varint.h"
 #include "kp-test-util.h"
 
 static void
@@ -244,6 +245,80 @@ test_kad_encode_limit(void)
                              "PUT_VALUE message of 16387 bytes exceeds limit 16384");
 }
 
+/* Appends protobuf field @field (length-delimited) holding @data. */
+static void
+append_bytes_field(GByteArray *out, guint field, const guint8 *data, gsize len)
+{
+        kp_varint_append(out, field << 3 | 2);
+        kp_varint_append(out, len);
+        g_byte_array_append(out, data, len);
+}
+
+/* A FIND_NODE answer as go and js send it on a public network: @n_peers
+ * peers, each with @n_addrs long addresses (kping keeps 16 of them). */
+static GByteArray *
+find_node_response(guint n_peers, guint n_addrs)
+{
+        GByteArray *out = g_byte_array_new();
+
+        kp_varint_append(out, 1 << 3 | 0);
+        kp_varint_append(out, KP_KAD_FIND_NODE);
+        for (guint i = 0; i < n_peers; i++) {
+                g_autoptr(GByteArray) peer = g_byte_array_new();
+                KpPeerId id;
+                sample_peer_id((guint8)(i + 1), &id);
+                append_bytes_field(peer, 1, id.bytes, id.len);
+                for (guint j = 0; j < n_addrs; j++) {
+                        g_autofree char *text = g_strdup_printf(
+                            "/ip6/2001:db8:1234:5678:9abc:def0:1234:5678/tcp/%u", 4001 + j);
+                        g_autoptr(KpMultiaddr) ma = kp_multiaddr_new_from_string(text, NULL);
+                        gsize ma_len;
+                        const guint8 *ma_bytes = kp_multiaddr_get_bytes(ma, &ma_len);
+                        append_bytes_field(peer, 2, ma_bytes, ma_len);
+                }
+                append_bytes_field(out, 8, peer->data, peer->len);
+        }
+        return out;
+}
+
+/* Responses may be larger than requests (up to KP_KAD_MAX_RESPONSE): js and
+ * go answer FIND_NODE with every address of k peers, which passes 16 KiB. */
+static void
+test_kad_response_limit(void)
+{
+        /* k = 20 peers */
+        g_autoptr(GByteArray) big = find_node_response(20, 40);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(KpKadMessage) msg = NULL;
+        g_autofree guint8 *huge = g_malloc0(KP_KAD_MAX_RESPONSE + 1);
+
+        g_assert_cmpuint(big->len, >, KP_KAD_MAX_MESSAGE);
+        g_assert_cmpuint(big->len, <, KP_KAD_MAX_RESPONSE);
+        /* as a request it is refused */
+        msg = kp_kad_message_decode(big->data, big->len, &error);
+        g_assert_null(msg);
+        kp_test_assert_error(error, KP_ERROR_TOO_LARGE, "message of");
+        g_clear_error(&error);
+        /* as a response it is read, 16 addresses a peer kept */
+        msg = kp_kad_message_decode_response(big->data, big->len, &error);
+        g_assert_no_error(error);
+        g_assert_cmpint(msg->type, ==, KP_KAD_FIND_NODE);
+        g_assert_cmpuint(msg->closer_peers->len, ==, 20);
+        g_assert_cmpuint(((KpKadPeer *)msg->closer_peers->pdata[19])->addrs->len, ==,
+                         KP_KAD_MAX_ADDRS_PER_PEER);
+        g_clear_pointer(&msg, kp_kad_message_free);
+        /* the boundary: zero bytes are a malformed protobuf, so TOO_LARGE
+         * one over the limit and INVALID at it show the size check */
+        msg = kp_kad_message_decode_response(huge, KP_KAD_MAX_RESPONSE + 1, &error);
+        g_assert_null(msg);
+        kp_test_assert_error(error, KP_ERROR_TOO_LARGE,
+                             "kad: response of 262145 bytes exceeds limit 262144");
+        g_clear_error(&error);
+        msg = kp_kad_message_decode_response(huge, KP_KAD_MAX_RESPONSE, &error);
+        g_assert_null(msg);
+        kp_test_assert_error(error, KP_ERROR_INVALID, "malformed protobuf");
+}
+
 static void
 test_kameo_registration(void)
 {
@@ -345,6 +420,7 @@ main(int argc, char **argv)
         g_test_add_func("/kad/malformed", test_kad_malformed);
         g_test_add_func("/kad/at-limits", test_kad_at_limits);
         g_test_add_func("/kad/encode-limit", test_kad_encode_limit);
+        g_test_add_func("/kad/response-limit", test_kad_response_limit);
         g_test_add_func("/kameo/registration", test_kameo_registration);
         g_test_add_func("/kameo/registration-malformed", test_kameo_registration_malformed);
         return g_test_run();
