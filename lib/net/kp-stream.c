@@ -352,5 +352,8 @@ kp_stream_start_outbound(KpStream *stream, const char *const *protocols, GError 
         }
         stream->mss = kp_mss_new_dialer(protocols, n == 1);
         write_mss_output(stream);
+        /* With several protocols no data follows until the listener answers:
+         * the proposal must go out now, not with the next write. */
+        kp_connection_flush(stream->conn);
         return TRUE;
 }

@@ -1,4 +1,5 @@
-/* The host against raw sockets on loopback: the handshake timeout. */
+/* The host on loopback: the handshake timeout against raw sockets, and
+ * stream negotiation between two hosts. */
 #include <string.h>
 
 #include "core/kp-error.h"
@@ -110,11 +111,114 @@ test_host_silent_peer_times_out(void)
         g_clear_pointer(&f.remote, kp_multiaddr_free);
 }
 
+/* ---- a stream proposing several protocols ------------------------------ */
+
+typedef struct {
+        gboolean negotiated;
+        char *protocol;
+        GByteArray *echo;
+} StreamFixture;
+
+static void
+on_echo_data(KpStream *stream, const guint8 *data, gsize len, gpointer user_data)
+{
+        kp_stream_write(stream, data, len);
+}
+
+static void
+on_echo_stream(KpStream *stream, gpointer user_data)
+{
+        static const KpStreamCallbacks callbacks = { .data = on_echo_data };
+
+        kp_stream_set_callbacks(stream, &callbacks, NULL);
+}
+
+static void
+on_client_negotiated(KpStream *stream, gpointer user_data)
+{
+        StreamFixture *f = user_data;
+
+        f->negotiated = TRUE;
+        f->protocol = g_strdup(kp_stream_get_protocol(stream));
+}
+
+static void
+on_client_data(KpStream *stream, const guint8 *data, gsize len, gpointer user_data)
+{
+        StreamFixture *f = user_data;
+
+        g_byte_array_append(f->echo, data, (guint)len);
+}
+
+static void
+on_dialled(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+        GAsyncResult **ret = user_data;
+
+        *ret = g_object_ref(result);
+}
+
+/* Regression: with more than one protocol the dialer waits for the
+ * listener's answer before sending data, so its proposal must leave at once
+ * rather than with the next write (which never came: the stream stalled
+ * until unrelated traffic flushed the connection). No identify or other
+ * service runs here, so nothing else flushes. */
+static void
+test_host_stream_several_protocols(void)
+{
+        static const char *const protocols[] = { "/test/absent/1.0.0", "/test/echo/1.0.0", NULL };
+        static const KpStreamCallbacks callbacks = {
+                .negotiated = on_client_negotiated,
+                .data = on_client_data,
+        };
+        g_autoptr(KpKeypair) server_key = kp_keypair_generate();
+        g_autoptr(KpKeypair) client_key = kp_keypair_generate();
+        Fixture hf = { 0 };
+        StreamFixture sf = { FALSE, NULL, g_byte_array_new() };
+        guint16 port = 0;
+        g_autoptr(KpHost) server = listening_host(server_key, &hf, &port);
+        g_autoptr(KpHost) client = kp_host_new(client_key);
+        g_autoptr(KpMultiaddr) addr = NULL;
+        g_autoptr(KpMultiaddr) target = NULL;
+        g_autoptr(KpConnection) conn = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *text = g_strdup_printf("/ip4/127.0.0.1/tcp/%u", port);
+        GAsyncResult *result = NULL;
+        KpStream *stream;
+        gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+        kp_host_set_stream_handler(server, "/test/echo/1.0.0", on_echo_stream, NULL);
+        addr = kp_multiaddr_new_from_string(text, NULL);
+        target = kp_multiaddr_encapsulate_p2p(addr, kp_host_get_peer_id(server), NULL);
+        kp_host_dial_async(client, target, NULL, on_dialled, &result);
+        while (result == NULL && g_get_monotonic_time() < deadline)
+                g_main_context_iteration(NULL, TRUE);
+        g_assert_nonnull(result);
+        conn = kp_host_dial_finish(client, result, &error);
+        g_object_unref(result);
+        g_assert_no_error(error);
+
+        stream = kp_connection_open_stream(conn, protocols, &callbacks, &sf, &error);
+        g_assert_no_error(error);
+        kp_stream_write(stream, (const guint8 *)"hello", 5);
+        while (sf.echo->len < 5 && g_get_monotonic_time() < deadline)
+                g_main_context_iteration(NULL, FALSE);
+        g_assert_true(sf.negotiated);
+        g_assert_cmpstr(sf.protocol, ==, "/test/echo/1.0.0");
+        g_assert_cmpmem(sf.echo->data, sf.echo->len, "hello", 5);
+        kp_stream_reset(stream);
+        g_free(sf.protocol);
+        g_byte_array_unref(sf.echo);
+        g_clear_error(&hf.error);
+        g_clear_pointer(&hf.remote, kp_multiaddr_free);
+}
+
 int
 main(int argc, char **argv)
 {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/host/handshake-timeout/setting", test_host_handshake_timeout_setting);
         g_test_add_func("/host/handshake-timeout/silent-peer", test_host_silent_peer_times_out);
+        g_test_add_func("/host/stream/several-protocols", test_host_stream_several_protocols);
         return g_test_run();
 }
