@@ -36,6 +36,9 @@ struct _KpHost {
         GHashTable *connections; /* KpConnection* -> KpHostConnData* */
         GArray *listeners;       /* KpHostListener */
         guint handshake_timeout_ms;
+        /* Dials under way, by peer: a second dial of the same peer waits for
+         * the first instead of opening another connection. */
+        GHashTable *pending_dials; /* KpPeerId* (owned) -> GPtrArray of GTask* */
 };
 
 /* One listening socket and its accept loop. */
@@ -92,6 +95,8 @@ kp_host_new(const KpKeypair *identity)
         host->protocols = g_new0(char *, 1);
         host->listen_addrs = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
         host->connections = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+        host->pending_dials = g_hash_table_new_full(kp_peer_id_hash, kp_peer_id_equal_func, g_free,
+                                                    (GDestroyNotify)g_ptr_array_unref);
         host->listeners = g_array_new(FALSE, FALSE, sizeof(KpHostListener));
         host->acceptors = g_ptr_array_new_with_free_func((GDestroyNotify)kp_acceptor_free);
         host->handshake_timeout_ms = KP_HOST_HANDSHAKE_TIMEOUT_MS;
@@ -106,6 +111,7 @@ kp_host_free(KpHost *host)
         kp_host_close_all(host);
         g_ptr_array_unref(host->acceptors);
         g_hash_table_unref(host->connections);
+        g_hash_table_unref(host->pending_dials);
         g_hash_table_unref(host->handlers);
         g_strfreev(host->protocols);
         g_ptr_array_unref(host->listen_addrs);
@@ -213,7 +219,13 @@ on_conn_closed(KpConnection *conn, const GError *error, gpointer user_data)
         KpHostConnData *d = user_data;
         KpHost *host = d->host;
         g_autoptr(KpConnection) self G_GNUC_UNUSED = kp_connection_ref(conn);
+        g_autoptr(GError) closed = NULL;
 
+        /* A handshake cut short by our own close is still a failure with a
+         * reason, for the log and for the dialler. */
+        if (!d->established && error == NULL)
+                error = closed = g_error_new(KP_ERROR, KP_ERROR_CLOSED,
+                                             "connection closed during the handshake");
         for (guint i = 0; i < host->listeners->len; i++) {
                 KpHostListener *l = &g_array_index(host->listeners, KpHostListener, i);
                 if (d->established && l->callbacks.connection_closed != NULL)
@@ -518,6 +530,34 @@ on_tcp_connected(GObject *source, GAsyncResult *result, gpointer user_data)
                 g_task_return_error(task, g_steal_pointer(&error));
 }
 
+typedef struct {
+        KpHost *host;
+        KpPeerId peer;
+} KpDialJoin;
+
+static void
+on_shared_dial_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+        KpDialJoin *join = user_data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(KpConnection) conn = g_task_propagate_pointer(G_TASK(result), &error);
+        g_autoptr(GPtrArray) waiters = NULL;
+        gpointer key = NULL;
+
+        if (g_hash_table_steal_extended(join->host->pending_dials, &join->peer, &key,
+                                        (gpointer *)&waiters))
+                g_free(key);
+        for (guint i = 0; waiters != NULL && i < waiters->len; i++) {
+                GTask *task = waiters->pdata[i];
+                if (conn != NULL)
+                        g_task_return_pointer(task, kp_connection_ref(conn),
+                                              (GDestroyNotify)kp_connection_unref);
+                else
+                        g_task_return_error(task, g_error_copy(error));
+        }
+        g_free(join);
+}
+
 void
 kp_host_dial_async(KpHost *host, const KpMultiaddr *addr, GCancellable *cancellable,
                    GAsyncReadyCallback callback, gpointer user_data)
@@ -527,6 +567,7 @@ kp_host_dial_async(KpHost *host, const KpMultiaddr *addr, GCancellable *cancella
         g_autoptr(GSocketConnectable) connectable = NULL;
         g_autoptr(GError) error = NULL;
         KpDialData *d = g_new0(KpDialData, 1);
+        KpDialData *shared = NULL;
         GSocketFamily family = G_SOCKET_FAMILY_INVALID;
         KpConnection *existing;
 
@@ -545,6 +586,33 @@ kp_host_dial_async(KpHost *host, const KpMultiaddr *addr, GCancellable *cancella
                 g_task_return_pointer(task, kp_connection_ref(existing),
                                       (GDestroyNotify)kp_connection_unref);
                 return;
+        }
+        if (d->has_peer) {
+                GPtrArray *waiters = g_hash_table_lookup(host->pending_dials, &d->peer);
+                KpDialJoin *join;
+
+                if (waiters != NULL) {
+                        g_ptr_array_add(waiters, g_steal_pointer(&task));
+                        return;
+                }
+                waiters = g_ptr_array_new_with_free_func(g_object_unref);
+                g_ptr_array_add(waiters, g_steal_pointer(&task));
+                g_hash_table_insert(host->pending_dials, g_memdup2(&d->peer, sizeof d->peer),
+                                    waiters);
+                join = g_new0(KpDialJoin, 1);
+                join->host = host;
+                join->peer = d->peer;
+                /* The dial itself runs on a task of its own that answers
+                 * every waiter; the DialData moves to it. */
+                shared = g_new0(KpDialData, 1);
+                shared->host = host;
+                shared->addr = kp_multiaddr_copy(addr);
+                shared->has_peer = TRUE;
+                shared->peer = d->peer;
+                task = g_task_new(NULL, NULL, on_shared_dial_done, join);
+                g_task_set_task_data(task, shared, (GDestroyNotify)kp_dial_data_free);
+                /* One waiter giving up does not stop the others' dial. */
+                cancellable = NULL;
         }
         connectable = kp_tcp_connectable(addr, &family, &error);
         if (connectable == NULL) {

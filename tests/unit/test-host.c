@@ -209,6 +209,47 @@ test_host_stream_several_protocols(void)
         kp_stream_reset(stream);
         g_free(sf.protocol);
         g_byte_array_unref(sf.echo);
+        g_clear_pointer(&client, kp_host_free);
+        g_clear_pointer(&server, kp_host_free);
+        g_clear_error(&hf.error);
+        g_clear_pointer(&hf.remote, kp_multiaddr_free);
+}
+
+/* Two dials of one peer at once share one connection. */
+static void
+test_host_dial_joins_pending(void)
+{
+        g_autoptr(KpKeypair) server_key = kp_keypair_generate();
+        g_autoptr(KpKeypair) client_key = kp_keypair_generate();
+        Fixture hf = { 0 };
+        guint16 port = 0;
+        g_autoptr(KpHost) server = listening_host(server_key, &hf, &port);
+        g_autoptr(KpHost) client = kp_host_new(client_key);
+        g_autofree char *text = g_strdup_printf("/ip4/127.0.0.1/tcp/%u", port);
+        g_autoptr(KpMultiaddr) addr = kp_multiaddr_new_from_string(text, NULL);
+        g_autoptr(KpMultiaddr) target
+            = kp_multiaddr_encapsulate_p2p(addr, kp_host_get_peer_id(server), NULL);
+        g_autoptr(KpConnection) c1 = NULL;
+        g_autoptr(KpConnection) c2 = NULL;
+        GAsyncResult *r1 = NULL, *r2 = NULL;
+        gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+        kp_host_dial_async(client, target, NULL, on_dialled, &r1);
+        kp_host_dial_async(client, target, NULL, on_dialled, &r2);
+        while ((r1 == NULL || r2 == NULL) && g_get_monotonic_time() < deadline)
+                g_main_context_iteration(NULL, TRUE);
+        g_assert_nonnull(r1);
+        g_assert_nonnull(r2);
+        c1 = kp_host_dial_finish(client, r1, NULL);
+        c2 = kp_host_dial_finish(client, r2, NULL);
+        g_object_unref(r1);
+        g_object_unref(r2);
+        g_assert_nonnull(c1);
+        g_assert_true(c1 == c2);
+        g_assert_cmpuint(kp_host_get_n_connections(client), ==, 1);
+        /* The hosts go first: closing them still reports to @hf. */
+        g_clear_pointer(&client, kp_host_free);
+        g_clear_pointer(&server, kp_host_free);
         g_clear_error(&hf.error);
         g_clear_pointer(&hf.remote, kp_multiaddr_free);
 }
@@ -220,5 +261,6 @@ main(int argc, char **argv)
         g_test_add_func("/host/handshake-timeout/setting", test_host_handshake_timeout_setting);
         g_test_add_func("/host/handshake-timeout/silent-peer", test_host_silent_peer_times_out);
         g_test_add_func("/host/stream/several-protocols", test_host_stream_several_protocols);
+        g_test_add_func("/host/dial/joins-pending", test_host_dial_joins_pending);
         return g_test_run();
 }
