@@ -9,73 +9,9 @@
 # Skips (TAP "1..0 # SKIP") when tests/interop/node_modules is missing, unless
 # KPING_REQUIRE_INTEROP=1, which makes that a failure.
 dir=$1
-node=$dir/node_modules/.bin/node
 js_node=$dir/js-node.mjs
 
-if [ ! -x "$node" ]; then
-        msg="$dir/node_modules is missing (run: cd $dir && npm ci)"
-        if [ "${KPING_REQUIRE_INTEROP:-0}" = 1 ]; then
-                echo "Bail out! $msg, and KPING_REQUIRE_INTEROP=1"
-                exit 1
-        fi
-        echo "1..0 # SKIP $msg"
-        exit 0
-fi
-case $("$node" --version) in
-v22.*) ;;
-*)
-        echo "Bail out! $node is $("$node" --version), not the pinned Node 22"
-        exit 1
-        ;;
-esac
-
-. "$(dirname "$0")/../integration/tap.sh"
-
-# Seconds any single step may take before it counts as hung.
-STEP_TIMEOUT=60
-
-# wait_line FILE PID: wait (at most 15 s) for FILE to hold a full line, while
-# PID lives; print that line.
-wait_line() {
-        local i
-        for i in $(seq 150); do
-                if [ -s "$1" ] && [ "$(tail -c 1 "$1" | od -An -c | tr -d ' ')" = '\n' ]; then
-                        head -n 1 "$1"
-                        return 0
-                fi
-                kill -0 "$2" 2>/dev/null || return 1
-                sleep 0.1
-        done
-        return 1
-}
-
-# jcheck NAME FILE EXPR: one test point; EXPR is JavaScript over `d`, the
-# JSON object on FILE's last line, and must be true.
-jcheck() {
-        local name=$1 file=$2 expr=$3
-        if "$node" -e '
-const fs = require("node:fs")
-const lines = fs.readFileSync(process.argv[1], "utf8").trim().split("\n")
-const d = JSON.parse(lines[lines.length - 1])
-process.exit((new Function("d", "return (" + process.argv[2] + ")"))(d) ? 0 : 1)
-' "$file" "$expr" 2>"$TMP/jerr"; then
-                ok "$name"
-        else
-                not_ok "$name" "wanted: $expr" "got: $(tail -n 1 "$file")" "$(cat "$TMP/jerr")"
-        fi
-}
-
-# run_logged NAME OUT COMMAND...: run a bounded command, stdout to OUT; one
-# test point for its exit status 0.
-run_logged() {
-        local name=$1 out=$2
-        shift 2
-        if timeout "$STEP_TIMEOUT" "$@" >"$out" 2>"$out.err"; then
-                ok "$name"
-        else
-                not_ok "$name" "exit $?" "$(tail -n 5 "$out.err")"
-        fi
-}
+. "$dir/js-tap.sh"
 
 # --- kpingd, and a js node that serves -------------------------------------
 "$KPINGD" --state-dir "$TMP/kpingd" --listen /ip4/127.0.0.1/tcp/0 \
