@@ -53,24 +53,8 @@ if [ ! -x "$server" ] || [ ! -x "$client" ]; then
 fi
 command -v python3 >/dev/null || { echo "bench-session: needs python3" >&2; exit 2; }
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kping-bench.XXXXXX")
-pids=()
-cleanup() {
-        for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-        wait 2>/dev/null
-        rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# wait_file FILE: until FILE exists and is not empty (at most 10 s).
-wait_file() {
-        for _ in $(seq 100); do
-                [ -s "$1" ] && return 0
-                sleep 0.1
-        done
-        echo "bench-session: $1 did not appear" >&2
-        exit 2
-}
+bench=bench-session
+. "$(dirname "$0")/bench-lib.sh"
 
 # py EXPR...: prints a Python expression (the arithmetic and the JSON).
 py() { python3 -c "import json,statistics,sys; print($1)" "${@:2}"; }

@@ -37,24 +37,8 @@ for p in "$kpingd" "$kpingctl" "$server" "$client"; do
         [ -x "$p" ] || { echo "bench-transport: $p is not built (ninja -C $build)" >&2; exit 2; }
 done
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kping-bench.XXXXXX")
-pids=()
-cleanup() {
-        for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-        wait 2>/dev/null
-        rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# wait_file FILE: until FILE exists and is not empty (at most 10 s).
-wait_file() {
-        for _ in $(seq 100); do
-                [ -s "$1" ] && return 0
-                sleep 0.1
-        done
-        echo "bench-transport: $1 did not appear" >&2
-        exit 2
-}
+bench=bench-transport
+. "$(dirname "$0")/bench-lib.sh"
 
 # json_get FILE EXPR: EXPR evaluated on the last JSON line of FILE (as "s").
 json_get() {
