@@ -399,11 +399,17 @@ typedef struct {
         Tok tok;
 } Reader;
 
-/* libcbor has one callback per integer width; they all make one token. */
+/* libcbor has one callback per item kind and integer width; each makes one
+ * token, carrying the value (or length) or nothing. */
 #define KP_CBOR_INT_CALLBACK(name, ctype, toktype)                                                 \
         static void name(void *ctx, ctype v)                                                       \
         {                                                                                          \
                 ((Reader *)ctx)->tok = (Tok){ .type = toktype, .u = v };                           \
+        }
+#define KP_CBOR_MARK_CALLBACK(name, toktype)                                                       \
+        static void name(void *ctx)                                                                \
+        {                                                                                          \
+                ((Reader *)ctx)->tok = (Tok){ .type = toktype };                                   \
         }
 KP_CBOR_INT_CALLBACK(cb_u8, uint8_t, TOK_UINT)
 KP_CBOR_INT_CALLBACK(cb_u16, uint16_t, TOK_UINT)
@@ -418,46 +424,18 @@ cb_bstr(void *ctx, cbor_data p, size_t n)
 {
         ((Reader *)ctx)->tok = (Tok){ .type = TOK_BSTR, .ptr = p, .len = n };
 }
-static void
-cb_bstr_indef(void *ctx)
-{
-        ((Reader *)ctx)->tok = (Tok){ .type = TOK_BSTR_INDEF };
-}
+KP_CBOR_MARK_CALLBACK(cb_bstr_indef, TOK_BSTR_INDEF)
 static void
 cb_tstr(void *ctx, cbor_data p, size_t n)
 {
         ((Reader *)ctx)->tok = (Tok){ .type = TOK_TSTR, .ptr = p, .len = n };
 }
-static void
-cb_tstr_indef(void *ctx)
-{
-        ((Reader *)ctx)->tok = (Tok){ .type = TOK_TSTR_INDEF };
-}
-static void
-cb_array(void *ctx, size_t n)
-{
-        ((Reader *)ctx)->tok = (Tok){ .type = TOK_ARRAY, .u = n };
-}
-static void
-cb_array_indef(void *ctx)
-{
-        ((Reader *)ctx)->tok = (Tok){ .type = TOK_ARRAY_INDEF };
-}
-static void
-cb_map(void *ctx, size_t n)
-{
-        ((Reader *)ctx)->tok = (Tok){ .type = TOK_MAP, .u = n };
-}
-static void
-cb_map_indef(void *ctx)
-{
-        ((Reader *)ctx)->tok = (Tok){ .type = TOK_MAP_INDEF };
-}
-static void
-cb_tag(void *ctx, uint64_t v)
-{
-        ((Reader *)ctx)->tok = (Tok){ .type = TOK_TAG, .u = v };
-}
+KP_CBOR_MARK_CALLBACK(cb_tstr_indef, TOK_TSTR_INDEF)
+KP_CBOR_INT_CALLBACK(cb_array, size_t, TOK_ARRAY)
+KP_CBOR_MARK_CALLBACK(cb_array_indef, TOK_ARRAY_INDEF)
+KP_CBOR_INT_CALLBACK(cb_map, size_t, TOK_MAP)
+KP_CBOR_MARK_CALLBACK(cb_map_indef, TOK_MAP_INDEF)
+KP_CBOR_INT_CALLBACK(cb_tag, uint64_t, TOK_TAG)
 static void
 cb_float(void *ctx, float v)
 {
