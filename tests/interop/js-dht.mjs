@@ -46,11 +46,11 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { printAddrUntilSignal, stopNode } from './js-common.mjs'
 
 const DIAL_TIMEOUT_MS = 10_000
 const TABLE_TIMEOUT_MS = 10_000
 const QUERY_TIMEOUT_MS = 20_000
-const STOP_TIMEOUT_MS = 5_000
 
 function usage () {
   console.error('usage: js-dht.mjs serve|put|get|provide|find-providers|find-peer --protocol P [--bootstrap ADDR] [ARGS]')
@@ -108,13 +108,6 @@ async function newNode (protocol, appendAnnounce = []) {
       })
     }
   })
-}
-
-async function stopNode (node) {
-  await Promise.race([
-    node.stop(),
-    new Promise(resolve => setTimeout(resolve, STOP_TIMEOUT_MS).unref())
-  ])
 }
 
 // Dial ADDR and wait until its peer is in the DHT routing table (js adds it
@@ -208,15 +201,7 @@ async function findPeer (node, id, signal) {
 
 async function serve (node, opts) {
   if (opts.bootstrap != null) await join(node, opts.bootstrap)
-  const addrs = node.getMultiaddrs()
-  if (addrs.length === 0) throw new Error('not listening')
-  console.log(addrs[0].toString())
-  const stop = async () => {
-    await stopNode(node)
-    process.exit(0)
-  }
-  process.on('SIGTERM', stop)
-  process.on('SIGINT', stop)
+  printAddrUntilSignal(node)
 }
 
 async function crowd (opts) {

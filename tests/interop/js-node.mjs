@@ -32,11 +32,11 @@ import { CODE_P2P, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
+import { printAddrUntilSignal, stopNode } from './js-common.mjs'
 
 const DIAL_TIMEOUT_MS = 10_000
 const IDENTIFY_TIMEOUT_MS = 10_000
 const PING_TIMEOUT_MS = 10_000
-const STOP_TIMEOUT_MS = 5_000
 const BULK_TIMEOUT_MS = 30_000
 const BULK_CHUNK = 16384
 
@@ -102,13 +102,6 @@ async function newNode () {
   })
 }
 
-async function stopNode (node) {
-  await Promise.race([
-    node.stop(),
-    new Promise(resolve => setTimeout(resolve, STOP_TIMEOUT_MS).unref())
-  ])
-}
-
 // Dial, wait for the remote's identify, ping it `pings` times.
 async function dialAndPing (node, addr, pings) {
   const ma = multiaddr(addr)
@@ -171,15 +164,7 @@ function stats (values) {
 
 async function serve () {
   const node = await newNode()
-  const addrs = node.getMultiaddrs()
-  if (addrs.length === 0) throw new Error('not listening')
-  console.log(addrs[0].toString())
-  const stop = async () => {
-    await stopNode(node)
-    process.exit(0)
-  }
-  process.on('SIGTERM', stop)
-  process.on('SIGINT', stop)
+  printAddrUntilSignal(node)
 }
 
 async function dial (opts) {
