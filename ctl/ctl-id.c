@@ -23,20 +23,7 @@ on_identified(KpConnection *conn, const KpIdentifyInfo *info, const GError *erro
                 w->error = g_error_copy(error);
                 return;
         }
-        /* Keep what we print: re-decode is not needed, copy the fields. */
-        w->info = kp_identify_info_new();
-        w->info->protocol_version = g_strdup(info->protocol_version);
-        w->info->agent_version = g_strdup(info->agent_version);
-        w->info->protocols = g_strdupv(info->protocols);
-        if (info->listen_addrs != NULL) {
-                w->info->listen_addrs
-                    = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
-                for (guint i = 0; i < info->listen_addrs->len; i++)
-                        g_ptr_array_add(w->info->listen_addrs,
-                                        kp_multiaddr_copy(info->listen_addrs->pdata[i]));
-        }
-        if (info->observed_addr != NULL)
-                w->info->observed_addr = kp_multiaddr_copy(info->observed_addr);
+        w->info = kp_identify_info_copy(info);
 }
 
 static void

@@ -11,6 +11,34 @@ kp_identify_info_new(void)
         return g_new0(KpIdentifyInfo, 1);
 }
 
+static GPtrArray *
+copy_addrs(const GPtrArray *addrs)
+{
+        GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
+
+        for (guint i = 0; i < addrs->len; i++)
+                g_ptr_array_add(out, kp_multiaddr_copy(addrs->pdata[i]));
+        return out;
+}
+
+KpIdentifyInfo *
+kp_identify_info_copy(const KpIdentifyInfo *info)
+{
+        KpIdentifyInfo *copy = kp_identify_info_new();
+
+        copy->protocol_version = g_strdup(info->protocol_version);
+        copy->agent_version = g_strdup(info->agent_version);
+        if (info->public_key != NULL)
+                copy->public_key = kp_public_key_copy(info->public_key);
+        if (info->listen_addrs != NULL)
+                copy->listen_addrs = copy_addrs(info->listen_addrs);
+        if (info->observed_addr != NULL)
+                copy->observed_addr = kp_multiaddr_copy(info->observed_addr);
+        copy->protocols = g_strdupv(info->protocols);
+        copy->n_bad_addrs = info->n_bad_addrs;
+        return copy;
+}
+
 void
 kp_identify_info_free(KpIdentifyInfo *info)
 {

@@ -32,6 +32,7 @@ typedef struct {
 } KpIdentifyInfo;
 
 KpIdentifyInfo *kp_identify_info_new(void);
+KpIdentifyInfo *kp_identify_info_copy(const KpIdentifyInfo *info);
 void kp_identify_info_free(KpIdentifyInfo *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KpIdentifyInfo, kp_identify_info_free)
 

@@ -136,6 +136,18 @@ test_identify_limits(void)
         kp_test_assert_error(error2, KP_ERROR_TOO_LARGE, "exceeds 8192");
 }
 
+static void
+test_identify_copy(void)
+{
+        g_autoptr(KpIdentifyInfo) info = sample_info();
+        g_autoptr(KpIdentifyInfo) copy = kp_identify_info_copy(info);
+        g_autoptr(GBytes) a = kp_identify_encode(info);
+        g_autoptr(GBytes) b = kp_identify_encode(copy);
+
+        g_assert_true(g_bytes_equal(a, b));
+        g_assert_true(copy->listen_addrs != info->listen_addrs);
+}
+
 /* Split messages fold together: scalars replaced, lists extended, bounded. */
 static void
 test_identify_merge(void)
@@ -169,5 +181,6 @@ main(int argc, char **argv)
         g_test_add_func("/identify/malformed", test_identify_malformed);
         g_test_add_func("/identify/limits", test_identify_limits);
         g_test_add_func("/identify/merge", test_identify_merge);
+        g_test_add_func("/identify/copy", test_identify_copy);
         return g_test_run();
 }
