@@ -39,6 +39,10 @@ struct _KpHost {
         /* Dials under way, by peer: a second dial of the same peer waits for
          * the first instead of opening another connection. */
         GHashTable *pending_dials; /* KpPeerId* (owned) -> GPtrArray of GTask* */
+        /* Every identify answer lists these: interface addresses are read
+         * at most once per KP_HOST_ADVERTISED_ADDRS_TTL_MS, not per peer. */
+        GPtrArray *advertised; /* KpMultiaddr*; NULL until computed */
+        gint64 advertised_at_us;
 };
 
 /* One listening socket and its accept loop. */
@@ -112,6 +116,7 @@ kp_host_free(KpHost *host)
         g_ptr_array_unref(host->acceptors);
         g_hash_table_unref(host->connections);
         g_hash_table_unref(host->pending_dials);
+        g_clear_pointer(&host->advertised, g_ptr_array_unref);
         g_hash_table_unref(host->handlers);
         g_strfreev(host->protocols);
         g_ptr_array_unref(host->listen_addrs);
@@ -369,6 +374,7 @@ add_listening_socket(KpHost *host, GSocket *socket, GError **error)
         a->socket = g_object_ref(socket);
         g_ptr_array_add(host->acceptors, a);
         g_ptr_array_add(host->listen_addrs, ma);
+        g_clear_pointer(&host->advertised, g_ptr_array_unref);
         acceptor_start(a);
         return TRUE;
 }
@@ -449,8 +455,8 @@ add_interface_addrs(GPtrArray *out, int family, guint16 port)
         freeifaddrs(ifa_list);
 }
 
-GPtrArray *
-kp_host_get_advertised_addrs(KpHost *host)
+static GPtrArray *
+compute_advertised_addrs(KpHost *host)
 {
         GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
 
@@ -469,6 +475,23 @@ kp_host_get_advertised_addrs(KpHost *host)
                 else
                         g_ptr_array_add(out, kp_multiaddr_copy(ma));
         }
+        return out;
+}
+
+GPtrArray *
+kp_host_get_advertised_addrs(KpHost *host)
+{
+        gint64 now = g_get_monotonic_time();
+        GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
+
+        if (host->advertised == NULL
+            || now - host->advertised_at_us > (gint64)KP_HOST_ADVERTISED_ADDRS_TTL_MS * 1000) {
+                g_clear_pointer(&host->advertised, g_ptr_array_unref);
+                host->advertised = compute_advertised_addrs(host);
+                host->advertised_at_us = now;
+        }
+        for (guint i = 0; i < host->advertised->len; i++)
+                g_ptr_array_add(out, kp_multiaddr_copy(host->advertised->pdata[i]));
         return out;
 }
 

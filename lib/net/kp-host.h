@@ -24,6 +24,9 @@ G_BEGIN_DECLS
 #define KP_HOST_IDLE_TIMEOUT_MS (5 * 60 * 1000)
 /* A dial (resolve + TCP connect + handshake) that takes longer fails. */
 #define KP_HOST_DIAL_TIMEOUT_MS 10000
+/* Interface addresses can change (DHCP, a new link): they are re-read after
+ * this long, so identify answers follow within it. */
+#define KP_HOST_ADVERTISED_ADDRS_TTL_MS 10000
 /* Inbound connections accepted per wakeup of a listening socket, so a flood
  * of connects cannot starve established connections. */
 #define KP_HOST_ACCEPT_BATCH 64
@@ -141,7 +144,8 @@ gboolean kp_host_listen_socket(KpHost *host, GSocket *socket, GError **error);
 /* The bound addresses (with real ports), without /p2p. */
 GPtrArray *kp_host_get_listen_addrs(KpHost *host);
 /* Where others can reach us: the bound addresses, with unspecified ones
- * (0.0.0.0, ::) expanded to this machine's interface addresses. */
+ * (0.0.0.0, ::) expanded to this machine's interface addresses, read again
+ * at most every KP_HOST_ADVERTISED_ADDRS_TTL_MS. */
 GPtrArray *kp_host_get_advertised_addrs(KpHost *host);
 
 /* Dials @addr; when it ends in /p2p/<id> the remote must prove that id
