@@ -1,6 +1,6 @@
 /* kpingctl resolve: find an actor through the DHT, entering it through the
- * given peer: GET_PROVIDERS(name), then for each provider
- * GET_VALUE("{name}:meta:{provider}") and the kameo registration in it. */
+ * given peer, with the registry lookup of lib/actor (GET_PROVIDERS(name), then
+ * GET_VALUE("{name}:meta:{provider}") and the kameo registration in it). */
 #define G_LOG_DOMAIN "kpingctl"
 
 #include <json-c/json.h>
@@ -10,24 +10,12 @@
 #include "core/kp-error.h"
 #include "core/kp-kameo-registration.h"
 #include "ctl.h"
+#include "actor/kp-actor-registry.h"
 #include "dht/kp-dht.h"
 
 typedef struct {
         GAsyncResult *result;
 } ResolveWait;
-
-typedef struct {
-        KpKadPeer *peer;
-        KpKameoRegistration *reg;
-} Found;
-
-static void
-found_free(Found *f)
-{
-        kp_kad_peer_free(f->peer);
-        kp_kameo_registration_free(f->reg);
-        g_free(f);
-}
 
 static void
 on_done(GObject *source, GAsyncResult *result, gpointer user_data)
@@ -45,54 +33,21 @@ wait_result(ResolveWait *w)
         return w->result;
 }
 
-typedef struct {
-        GPtrArray *providers; /* KpKadPeer* */
-        gboolean all;
-} ProviderCollect;
-
-static gboolean
-on_provider(KpDht *dht, const KpKadPeer *provider, gpointer user_data)
-{
-        ProviderCollect *c = user_data;
-
-        g_ptr_array_add(c->providers, kp_kad_peer_copy(provider));
-        return c->all;
-}
-
-typedef struct {
-        KpPeerId owner;
-        KpKameoRegistration *reg;
-} ValueCollect;
-
-static gboolean
-on_value(KpDht *dht, const KpPeerId *from, GBytes *value, gpointer user_data)
-{
-        ValueCollect *c = user_data;
-        KpKameoRegistration *reg = kp_kameo_registration_decode(g_bytes_get_data(value, NULL),
-                                                                g_bytes_get_size(value), NULL);
-
-        if (reg == NULL)
-                return TRUE;
-        kp_kameo_registration_free(c->reg);
-        c->reg = reg;
-        return FALSE;
-}
-
 static void
 print_human(const char *actor, GPtrArray *found, gint64 resolve_us)
 {
         printf("Actor '%s': %u registration%s (%.3f ms)\n", actor, found->len,
                found->len == 1 ? "" : "s", resolve_us / 1000.0);
         for (guint i = 0; i < found->len; i++) {
-                Found *f = found->pdata[i];
-                g_autofree char *peer = kp_peer_id_to_string(&f->peer->id);
+                KpActorLocation *f = found->pdata[i];
+                g_autofree char *peer = kp_peer_id_to_string(&f->registration->peer_id);
                 printf("Peer ID: %s\n", peer);
-                printf("  Actor sequence id: %" G_GUINT64_FORMAT "\n", f->reg->actor_seq);
-                printf("  Remote id: %s\n", f->reg->remote_id);
+                printf("  Actor sequence id: %" G_GUINT64_FORMAT "\n", f->registration->actor_seq);
+                printf("  Remote id: %s\n", f->registration->remote_id);
                 printf("  Addresses:\n");
-                for (guint j = 0; j < f->peer->addrs->len; j++) {
+                for (guint j = 0; j < f->addrs->len; j++) {
                         g_autoptr(KpMultiaddr) full = kp_multiaddr_encapsulate_p2p(
-                            f->peer->addrs->pdata[j], &f->peer->id, NULL);
+                            f->addrs->pdata[j], &f->registration->peer_id, NULL);
                         g_autofree char *a = full != NULL ? kp_multiaddr_to_string(full) : NULL;
                         if (a != NULL)
                                 printf("    %s\n", a);
@@ -109,16 +64,18 @@ print_json(const char *actor, GPtrArray *found, gint64 resolve_us, const KpDhtSt
         json_object_object_add(obj, "type", json_object_new_string("resolve"));
         json_object_object_add(obj, "actor", json_object_new_string(actor));
         for (guint i = 0; i < found->len; i++) {
-                Found *f = found->pdata[i];
+                KpActorLocation *f = found->pdata[i];
                 json_object *o = json_object_new_object();
                 json_object *addrs = json_object_new_array();
-                g_autofree char *peer = kp_peer_id_to_string(&f->peer->id);
+                g_autofree char *peer = kp_peer_id_to_string(&f->registration->peer_id);
                 json_object_object_add(o, "peer_id", json_object_new_string(peer));
-                json_object_object_add(o, "actor_seq", json_object_new_uint64(f->reg->actor_seq));
-                json_object_object_add(o, "remote_id", json_object_new_string(f->reg->remote_id));
-                for (guint j = 0; j < f->peer->addrs->len; j++) {
+                json_object_object_add(o, "actor_seq",
+                                       json_object_new_uint64(f->registration->actor_seq));
+                json_object_object_add(o, "remote_id",
+                                       json_object_new_string(f->registration->remote_id));
+                for (guint j = 0; j < f->addrs->len; j++) {
                         g_autoptr(KpMultiaddr) full = kp_multiaddr_encapsulate_p2p(
-                            f->peer->addrs->pdata[j], &f->peer->id, NULL);
+                            f->addrs->pdata[j], &f->registration->peer_id, NULL);
                         g_autofree char *a = full != NULL ? kp_multiaddr_to_string(full) : NULL;
                         if (a != NULL)
                                 json_object_array_add(addrs, json_object_new_string(a));
@@ -145,12 +102,10 @@ kp_ctl_resolve(int argc, char **argv)
         g_autoptr(KpDht) dht = NULL;
         g_autoptr(GPtrArray) addrs
             = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
-        g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func((GDestroyNotify)found_free);
-        g_autoptr(GBytes) name_key = NULL;
+        g_autoptr(GPtrArray) found = NULL;
         g_autofree char *actor = NULL;
         g_auto(GStrv) protocols = NULL;
         gboolean json = FALSE, all = FALSE;
-        ProviderCollect pc = { NULL, FALSE };
         ResolveWait w = { NULL };
         KpDhtConfig config = { 0 };
         KpDhtStats stats = { 0 };
@@ -193,43 +148,11 @@ kp_ctl_resolve(int argc, char **argv)
         g_ptr_array_add(addrs, kp_multiaddr_without_p2p(target));
         kp_dht_add_peer(dht, &target_id, addrs);
 
-        name_key = g_bytes_new(actor, strlen(actor));
-        pc.providers = g_ptr_array_new_with_free_func((GDestroyNotify)kp_kad_peer_free);
-        pc.all = all;
-        kp_dht_get_providers_async(dht, name_key, on_provider, &pc, 0, NULL, on_done, &w);
-        if (!kp_dht_get_providers_finish(dht, wait_result(&w), &stats, &error)
-            && !g_error_matches(error, KP_ERROR, KP_ERROR_NOT_FOUND)) {
-                g_ptr_array_unref(pc.providers);
-                g_clear_object(&w.result);
-                return kp_ctl_fail(error);
-        }
-        g_clear_error(&error);
+        kp_actor_find_registrations_async(dht, actor, all, 0, NULL, on_done, &w);
+        found = kp_actor_find_registrations_finish(dht, wait_result(&w), &stats, &error);
         g_clear_object(&w.result);
-        for (guint i = 0; i < pc.providers->len; i++) {
-                KpKadPeer *p = pc.providers->pdata[i];
-                g_autofree char *meta = kp_kameo_meta_key(actor, &p->id);
-                g_autoptr(GBytes) key = g_bytes_new(meta, strlen(meta));
-                ValueCollect vc = { p->id, NULL };
-                Found *f;
-
-                kp_dht_get_value_async(dht, key, on_value, &vc, 0, NULL, on_done, &w);
-                kp_dht_get_value_finish(dht, wait_result(&w), NULL, NULL);
-                g_clear_object(&w.result);
-                /* the registration must be the provider's own */
-                if (vc.reg == NULL || !kp_peer_id_equal(&vc.reg->peer_id, &p->id)) {
-                        kp_kameo_registration_free(vc.reg);
-                        continue;
-                }
-                f = g_new0(Found, 1);
-                f->peer = kp_kad_peer_copy(p);
-                f->reg = vc.reg;
-                g_ptr_array_add(found, f);
-        }
-        g_ptr_array_unref(pc.providers);
-        if (found->len == 0) {
-                g_set_error(&error, KP_ERROR, KP_ERROR_NOT_FOUND, "actor '%s' not found", actor);
+        if (found == NULL)
                 return kp_ctl_fail(error);
-        }
         if (json)
                 print_json(actor, found, g_get_monotonic_time() - start_us, &stats);
         else

@@ -116,6 +116,10 @@ typedef struct {
         guint pending;     /* queries of this attempt still running */
         GHashTable *asked; /* provider peer ids asked for their registration */
         char *other_type;  /* a registration of another type that was seen */
+        gboolean collect;  /* answer a GPtrArray of locations, not one */
+        gboolean all;      /* collect every provider's, not the first */
+        GPtrArray *found;  /* KpActorLocation*, when collecting */
+        KpDhtStats stats;  /* of the last GET_PROVIDERS */
 } KpLookup;
 
 typedef struct {
@@ -141,27 +145,34 @@ lookup_unref(KpLookup *l)
         g_free(l->name);
         g_free(l->expected);
         g_free(l->other_type);
+        g_clear_pointer(&l->found, g_ptr_array_unref);
         g_free(l);
 }
 
 static void start_attempt(KpLookup *l);
 
+/* Answers once: @result is a KpActorLocation, or the GPtrArray of them when
+ * collecting; NULL with @error. */
 static void
-lookup_return(KpLookup *l, KpActorLocation *location, GError *error)
+lookup_return(KpLookup *l, gpointer result, GError *error)
 {
         GTask *task = g_steal_pointer(&l->task);
+        GDestroyNotify free_func = l->collect ? (GDestroyNotify)g_ptr_array_unref
+                                              : (GDestroyNotify)kp_actor_location_free;
 
         if (task == NULL) {
-                kp_actor_location_free(location);
+                if (result != NULL)
+                        free_func(result);
                 g_clear_error(&error);
                 return;
         }
         g_cancellable_cancel(l->cancellable);
         g_clear_handle_id(&l->retry_id, g_source_remove);
+        g_task_set_task_data(task, g_memdup2(&l->stats, sizeof l->stats), g_free);
         if (error != NULL)
                 g_task_return_error(task, error);
         else
-                g_task_return_pointer(task, location, (GDestroyNotify)kp_actor_location_free);
+                g_task_return_pointer(task, result, free_func);
         g_object_unref(task);
 }
 
@@ -183,6 +194,10 @@ attempt_finished(KpLookup *l)
 
         if (l->task == NULL || l->pending > 0)
                 return;
+        if (l->collect && l->found->len > 0) {
+                lookup_return(l, g_steal_pointer(&l->found), NULL);
+                return;
+        }
         if (left_ms > (gint64)l->retry_ms) {
                 l->retry_id = g_timeout_add_full(G_PRIORITY_DEFAULT, l->retry_ms, on_retry,
                                                  lookup_ref(l), (GDestroyNotify)lookup_unref);
@@ -216,7 +231,7 @@ on_value(KpDht *dht, const KpPeerId *from, GBytes *value, gpointer user_data)
          * already keeps others from writing it). */
         if (reg == NULL || !kp_peer_id_equal(&reg->peer_id, &q->provider->id))
                 return TRUE;
-        if (!g_str_equal(reg->remote_id, l->expected)) {
+        if (l->expected != NULL && !g_str_equal(reg->remote_id, l->expected)) {
                 if (l->other_type == NULL)
                         l->other_type = g_strdup(reg->remote_id);
                 return FALSE;
@@ -226,7 +241,13 @@ on_value(KpDht *dht, const KpPeerId *from, GBytes *value, gpointer user_data)
         location->addrs = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
         for (guint i = 0; i < q->provider->addrs->len; i++)
                 g_ptr_array_add(location->addrs, kp_multiaddr_copy(q->provider->addrs->pdata[i]));
-        lookup_return(l, location, NULL);
+        if (!l->collect) {
+                lookup_return(l, location, NULL);
+        } else {
+                g_ptr_array_add(l->found, location);
+                if (!l->all)
+                        lookup_return(l, g_steal_pointer(&l->found), NULL);
+        }
         return FALSE;
 }
 
@@ -275,7 +296,7 @@ on_providers_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
         KpLookup *l = user_data;
 
-        kp_dht_get_providers_finish(l->dht, result, NULL, NULL);
+        kp_dht_get_providers_finish(l->dht, result, &l->stats, NULL);
         l->pending--;
         attempt_finished(l);
         lookup_unref(l);
@@ -293,10 +314,10 @@ start_attempt(KpLookup *l)
                                    on_providers_done, lookup_ref(l));
 }
 
-void
-kp_actor_lookup_async(KpDht *dht, const char *name, const char *expected_remote_id,
-                      guint timeout_ms, GCancellable *cancellable, GAsyncReadyCallback callback,
-                      gpointer user_data)
+static void
+lookup_start(KpDht *dht, const char *name, const char *expected_remote_id, gboolean collect,
+             gboolean all, guint timeout_ms, GCancellable *cancellable,
+             GAsyncReadyCallback callback, gpointer user_data, gpointer source_tag)
 {
         KpLookup *l = g_new0(KpLookup, 1);
 
@@ -304,8 +325,12 @@ kp_actor_lookup_async(KpDht *dht, const char *name, const char *expected_remote_
         l->dht = dht;
         l->name = g_strdup(name);
         l->expected = g_strdup(expected_remote_id);
+        l->collect = collect;
+        l->all = all;
+        if (collect)
+                l->found = g_ptr_array_new_with_free_func((GDestroyNotify)kp_actor_location_free);
         l->task = g_task_new(NULL, cancellable, callback, user_data);
-        g_task_set_source_tag(l->task, kp_actor_lookup_async);
+        g_task_set_source_tag(l->task, source_tag);
         l->cancellable = g_cancellable_new();
         l->deadline_us
             = g_get_monotonic_time()
@@ -314,6 +339,37 @@ kp_actor_lookup_async(KpDht *dht, const char *name, const char *expected_remote_
         l->asked = g_hash_table_new_full(kp_peer_id_hash, kp_peer_id_equal_func, g_free, NULL);
         start_attempt(l);
         lookup_unref(l);
+}
+
+void
+kp_actor_lookup_async(KpDht *dht, const char *name, const char *expected_remote_id,
+                      guint timeout_ms, GCancellable *cancellable, GAsyncReadyCallback callback,
+                      gpointer user_data)
+{
+        lookup_start(dht, name, expected_remote_id, FALSE, FALSE, timeout_ms, cancellable, callback,
+                     user_data, kp_actor_lookup_async);
+}
+
+void
+kp_actor_find_registrations_async(KpDht *dht, const char *name, gboolean all, guint timeout_ms,
+                                  GCancellable *cancellable, GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
+        lookup_start(dht, name, NULL, TRUE, all, timeout_ms, cancellable, callback, user_data,
+                     kp_actor_find_registrations_async);
+}
+
+GPtrArray *
+kp_actor_find_registrations_finish(KpDht *dht, GAsyncResult *result, KpDhtStats *ret_stats,
+                                   GError **error)
+{
+        KpDhtStats *stats;
+
+        g_return_val_if_fail(g_task_is_valid(result, NULL), NULL);
+        stats = g_task_get_task_data(G_TASK(result));
+        if (ret_stats != NULL && stats != NULL)
+                *ret_stats = *stats;
+        return g_task_propagate_pointer(G_TASK(result), error);
 }
 
 KpActorLocation *

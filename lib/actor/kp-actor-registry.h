@@ -44,4 +44,13 @@ void kp_actor_lookup_async(KpDht *dht, const char *name, const char *expected_re
                            GAsyncReadyCallback callback, gpointer user_data);
 KpActorLocation *kp_actor_lookup_finish(KpDht *dht, GAsyncResult *result, GError **error);
 
+/* Every registration under @name (or, without @all, the first), of any actor
+ * type: KpActorLocation* in the order they arrived. KP_ERROR_NOT_FOUND when
+ * none. @ret_stats: the GET_PROVIDERS part of the last attempt. */
+void kp_actor_find_registrations_async(KpDht *dht, const char *name, gboolean all, guint timeout_ms,
+                                       GCancellable *cancellable, GAsyncReadyCallback callback,
+                                       gpointer user_data);
+GPtrArray *kp_actor_find_registrations_finish(KpDht *dht, GAsyncResult *result,
+                                              KpDhtStats *ret_stats, GError **error);
+
 G_END_DECLS
