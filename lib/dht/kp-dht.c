@@ -8,6 +8,7 @@
 #include "core/kp-error.h"
 #include "core/kp-kameo-registration.h"
 #include "core/kp-lp.h"
+#include "dht/kp-addr-filter.h"
 #include "dht/kp-kad-query.h"
 
 typedef struct _Rpc Rpc;
@@ -163,6 +164,16 @@ rpc_on_data(KpStream *stream, const guint8 *data, gsize len, gpointer user_data)
                                     kp_kad_message_type_to_string(rpc->type),
                                     kp_kad_message_type_to_string(response->type));
                 g_clear_pointer(&response, kp_kad_message_free);
+        }
+        if (response != NULL) {
+                /* peers it names are claims: keep only addresses it may
+                 * point us at (kp-addr-filter.h) */
+                const KpMultiaddr *source
+                    = kp_connection_get_remote_addr(kp_stream_get_connection(stream));
+                for (guint i = 0; i < response->closer_peers->len; i++)
+                        kp_addr_filter_peer(response->closer_peers->pdata[i], source);
+                for (guint i = 0; i < response->provider_peers->len; i++)
+                        kp_addr_filter_peer(response->provider_peers->pdata[i], source);
         }
         rpc_finish(rpc, response, error);
 }
@@ -444,10 +455,16 @@ handle_request(KpDht *dht, KpConnection *conn, const KpKadMessage *request, gboo
                 for (guint i = 0; request->key != NULL && i < request->provider_peers->len; i++) {
                         const KpKadPeer *p = request->provider_peers->pdata[i];
                         g_autoptr(KpKadPeer) provider = NULL;
-                        /* only the sender may announce itself */
-                        if (!kp_peer_id_equal(&p->id, sender))
+                        /* only the sender may announce itself (libp2p kad spec) */
+                        if (!kp_peer_id_equal(&p->id, sender)) {
+                                g_autofree char *peer = kp_peer_id_to_string(sender);
+                                g_autofree char *named = kp_peer_id_to_string(&p->id);
+                                g_info("ADD_PROVIDER from %s rejected: it names provider %s", peer,
+                                       named);
                                 continue;
+                        }
                         provider = kp_kad_peer_copy(p);
+                        kp_addr_filter_peer(provider, kp_connection_get_remote_addr(conn));
                         if (provider->addrs->len == 0) {
                                 const KpRoutingEntry *e = kp_routing_table_lookup(dht->rt, sender);
                                 for (guint j = 0; e != NULL && j < e->peer->addrs->len; j++)
@@ -1237,9 +1254,21 @@ kp_dht_handle_identify(KpDht *dht, KpConnection *conn, const KpIdentifyInfo *inf
                 return;
         }
         addrs = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
+        /* Its own claims: only addresses it may point us at
+         * (kp-addr-filter.h), and only ever dialed as /p2p/<this peer>,
+         * which Noise verifies. Identify itself never dials. */
         for (guint i = 0; info->listen_addrs != NULL && i < info->listen_addrs->len; i++) {
                 KpMultiaddr *ma = info->listen_addrs->pdata[i];
-                KpMultiaddr *bare = addr_is_dialable(ma) ? kp_multiaddr_without_p2p(ma) : NULL;
+                g_autoptr(GError) error = NULL;
+                KpMultiaddr *bare = NULL;
+                if (kp_addr_filter_accept(ma, kp_connection_get_remote_addr(conn), &error)) {
+                        bare = kp_multiaddr_without_p2p(ma);
+                } else if (!g_error_matches(error, KP_ERROR, KP_ERROR_UNSUPPORTED)) {
+                        g_autofree char *id = kp_peer_id_to_string(peer);
+                        g_autofree char *text = kp_multiaddr_to_string(ma);
+                        g_debug("identify: listen address %s of %s dropped: %s", text, id,
+                                error->message);
+                }
                 if (bare != NULL)
                         g_ptr_array_add(addrs, bare);
         }

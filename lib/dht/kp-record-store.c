@@ -56,6 +56,14 @@ kp_record_validate(const guint8 *key, gsize key_len, const guint8 *value, gsize 
                 g_set_error(error, KP_ERROR, KP_ERROR_INVALID, "record value: %s", local->message);
                 return FALSE;
         }
+        /* else the owner could point lookups of its name at another peer */
+        if (!kp_peer_id_equal(&reg->peer_id, &owner)) {
+                g_autofree char *o = kp_peer_id_to_string(&owner);
+                g_autofree char *r = kp_peer_id_to_string(&reg->peer_id);
+                g_set_error(error, KP_ERROR, KP_ERROR_PERMISSION,
+                            "registration under %s names peer %s", o, r);
+                return FALSE;
+        }
         return TRUE;
 }
 

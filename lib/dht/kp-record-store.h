@@ -6,7 +6,8 @@
  * Validation (kp_record_validate), for a record received from @sender:
  *  - "{name}:meta:{peer}" (kameo 0.19 actor registration): accepted only when
  *    {peer} is @sender, so no peer can hijack another's registration, and the
- *    value parses as a kameo registration of at most 64 KiB;
+ *    value parses as a kameo registration of at most 64 KiB whose peer id is
+ *    {peer} too (else a peer could point its name at someone else);
  *  - "/kping/<anything>": kping's own namespace (interop tests), any value
  *    within the size limit;
  *  - anything else is refused (KP_ERROR_UNSUPPORTED), with the reason.

@@ -7,6 +7,7 @@
 #include "core/kp-kameo-registration.h"
 #include "core/kp-lp.h"
 #include "dht/kp-dht.h"
+#include "kp-test-peers.h"
 #include "kp-test-util.h"
 
 typedef struct {
@@ -338,11 +339,153 @@ test_service_lookups(void)
         node_clear(&a);
 }
 
+/* A plain TCP listener that counts who connects: where a hostile peer
+ * tries to send the node. */
+static gboolean
+on_trap_incoming(GSocketService *service, GSocketConnection *connection, GObject *source,
+                 gpointer user_data)
+{
+        (*(guint *)user_data)++;
+        return FALSE;
+}
+
+/* Let the main loop run for @ms, so that any dial would reach the trap. */
+static void
+spin_ms(guint ms)
+{
+        gint64 until = g_get_monotonic_time() + (gint64)ms * 1000;
+
+        while (g_get_monotonic_time() < until)
+                g_main_context_iteration(NULL, FALSE), g_usleep(1000);
+}
+
+static GPtrArray *
+addrs_from(const char *const *texts)
+{
+        GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
+
+        for (guint i = 0; texts[i] != NULL; i++) {
+                KpMultiaddr *ma = kp_multiaddr_new_from_string(texts[i], NULL);
+                g_assert_nonnull(ma);
+                g_ptr_array_add(out, ma);
+        }
+        return out;
+}
+
+/* Identify listen addresses and kad closer peers that point at addresses the
+ * node must not dial (kp-addr-filter.h) never reach the trap listener, though
+ * each of them would: connecting to 0.0.0.0 or localhost reaches 127.0.0.1. */
+static void
+test_service_hostile_addrs(void)
+{
+        Node a = { 0 }, m = { 0 };
+        g_autoptr(GSocketService) trap = g_socket_service_new();
+        g_autoptr(GError) error = NULL;
+        g_autoptr(KpConnection) conn = NULL;
+        g_autoptr(KpIdentifyInfo) info = kp_identify_info_new();
+        g_autoptr(GPtrArray) bad = NULL;
+        g_autoptr(GPtrArray) boot = NULL;
+        g_autoptr(GPtrArray) closest = NULL;
+        g_autofree char *t_any = NULL, *t_any6 = NULL, *t_dns = NULL, *t_zero = NULL;
+        g_autofree char *t_mcast = NULL;
+        const char *kad_protocols[] = { KP_DHT_PROTOCOL_KAMEO, NULL };
+        const KpRoutingEntry *entry;
+        KpPeerId ghost;
+        Wait w = { NULL };
+        guint trapped = 0;
+        guint16 port;
+
+        port = g_socket_listener_add_any_inet_port(G_SOCKET_LISTENER(trap), NULL, &error);
+        g_assert_no_error(error);
+        g_signal_connect(trap, "incoming", G_CALLBACK(on_trap_incoming), &trapped);
+        g_socket_service_start(trap);
+        t_any = g_strdup_printf("/ip4/0.0.0.0/tcp/%u", port);
+        t_any6 = g_strdup_printf("/ip6/::/tcp/%u", port);
+        t_dns = g_strdup_printf("/dns4/localhost/tcp/%u", port);
+        t_zero = g_strdup("/ip4/127.0.0.1/tcp/0");
+        t_mcast = g_strdup_printf("/ip4/224.0.0.1/tcp/%u", port);
+        {
+                const char *const texts[] = { t_any, t_any6, t_dns, t_zero, t_mcast, NULL };
+                bad = addrs_from(texts);
+        }
+        /* the trap works: a dial to one of those addresses reaches it */
+        {
+                g_autoptr(GSocketClient) client = g_socket_client_new();
+                g_autoptr(GSocketConnection) c
+                    = g_socket_client_connect_to_host(client, "localhost", port, NULL, &error);
+                g_assert_no_error(error);
+                while (trapped == 0)
+                        g_main_context_iteration(NULL, TRUE);
+                trapped = 0;
+        }
+
+        node_init(&a, TRUE);
+        node_init(&m, TRUE);
+        conn = dial(&m, &a);
+
+        /* identify: m claims only the trap addresses, then its real one */
+        info->protocols = g_strdupv((char **)kad_protocols);
+        info->listen_addrs = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
+        for (guint i = 0; i < bad->len; i++)
+                g_ptr_array_add(info->listen_addrs, kp_multiaddr_copy(bad->pdata[i]));
+        {
+                gint64 until = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+                KpConnection *at_a = NULL;
+                while ((at_a = kp_host_get_connection(a.host, kp_host_get_peer_id(m.host))) == NULL
+                       && g_get_monotonic_time() < until)
+                        g_main_context_iteration(NULL, FALSE);
+                g_assert_nonnull(at_a);
+                /* nothing acceptable, on a connection m made: not added */
+                kp_routing_table_remove(kp_dht_get_routing_table(a.dht),
+                                        kp_host_get_peer_id(m.host));
+                kp_dht_handle_identify(a.dht, at_a, info);
+                g_assert_null(kp_routing_table_lookup(kp_dht_get_routing_table(a.dht),
+                                                      kp_host_get_peer_id(m.host)));
+                g_ptr_array_add(info->listen_addrs, kp_multiaddr_without_p2p(m.addr));
+                kp_dht_handle_identify(a.dht, at_a, info);
+        }
+        entry
+            = kp_routing_table_lookup(kp_dht_get_routing_table(a.dht), kp_host_get_peer_id(m.host));
+        g_assert_nonnull(entry);
+        g_assert_cmpuint(entry->peer->addrs->len, ==, 1);
+        {
+                g_autoptr(KpMultiaddr) real = kp_multiaddr_without_p2p(m.addr);
+                g_assert_true(kp_multiaddr_equal(entry->peer->addrs->pdata[0], real));
+        }
+
+        /* kad: m knows a "ghost" peer at the trap addresses (put there as
+         * configuration would, unfiltered) and tells a about it */
+        kp_test_peer_id(4242, &ghost);
+        kp_dht_add_peer(m.dht, &ghost, bad);
+        g_assert_nonnull(kp_routing_table_lookup(kp_dht_get_routing_table(m.dht), &ghost));
+        boot = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
+        g_ptr_array_add(boot, kp_multiaddr_without_p2p(m.addr));
+        kp_dht_add_peer(a.dht, kp_host_get_peer_id(m.host), boot);
+        {
+                g_autoptr(GBytes) key = g_bytes_new_static("/kping/trap", 11);
+                kp_dht_get_closest_peers_async(a.dht, key, 2000, NULL, on_done, &w);
+                closest = kp_dht_get_closest_peers_finish(a.dht, wait_for(&w), NULL, &error);
+                g_assert_no_error(error);
+        }
+        /* the ghost came with no address a could use: never dialed, never
+         * stored */
+        spin_ms(300);
+        g_assert_cmpuint(trapped, ==, 0);
+        g_assert_null(kp_routing_table_lookup(kp_dht_get_routing_table(a.dht), &ghost));
+
+        g_socket_service_stop(trap);
+        g_clear_object(&w.result);
+        g_clear_pointer(&conn, kp_connection_unref);
+        node_clear(&m);
+        node_clear(&a);
+}
+
 int
 main(int argc, char **argv)
 {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/dht-service/raw", test_service_raw);
         g_test_add_func("/dht-service/lookups", test_service_lookups);
+        g_test_add_func("/dht-service/hostile-addrs", test_service_hostile_addrs);
         return g_test_run();
 }

@@ -48,6 +48,16 @@ test_record_validate(void)
                                           (const guint8 *)"junk", 4, &alice, &error));
         kp_test_assert_error(error, KP_ERROR_INVALID, "record value: kameo registration");
         g_clear_error(&error);
+        /* alice may not register an actor of bob's under her key either */
+        {
+                g_autoptr(GBytes) bobs = kp_kameo_registration_encode(7, &bob, "kping::PingActor");
+                gsize blen;
+                const guint8 *b = g_bytes_get_data(bobs, &blen);
+                g_assert_false(kp_record_validate((const guint8 *)meta, strlen(meta), b, blen,
+                                                  &alice, &error));
+                kp_test_assert_error(error, KP_ERROR_PERMISSION, "registration under 12D3KooW");
+                g_clear_error(&error);
+        }
         g_assert_false(kp_record_validate((const guint8 *)"/pk/abc", 7, (const guint8 *)"v", 1,
                                           &alice, &error));
         kp_test_assert_error(error, KP_ERROR_UNSUPPORTED, "neither \"<name>:meta:<peer id>\"");
