@@ -6,6 +6,14 @@
  *            [--hex] [--listen MA] CMD ARGS
  *   put KEY VALUE | get KEY... | provide KEY | providers KEY | find-peer PEER_ID
  *   | closest KEY | register NAME (kameo-style: provide NAME, put NAME:meta:<self>)
+ *   | forge-put NAME PEER_ID | forge-provide NAME PEER_ID
+ *
+ * The forge commands play a hostile peer against the first --bootstrap
+ * peer, by hand (no lookup, no local validation): forge-put sends a
+ * PUT_VALUE of NAME:meta:PEER_ID naming PEER_ID, forge-provide an
+ * ADD_PROVIDER of NAME naming PEER_ID with our --listen address. forge-put
+ * prints "stored" when the peer echoes the record, "refused" when it does
+ * not; forge-provide prints "sent".
  *
  * --hex: KEYs are hex (binary keys, such as the CID multihashes js-libp2p
  * uses for providers). --listen: listen on MA so that provider records
@@ -22,6 +30,7 @@
 
 #include "core/kp-error.h"
 #include "core/kp-kameo-registration.h"
+#include "core/kp-lp.h"
 #include "dht/kp-dht.h"
 
 static gboolean opt_hex = FALSE;
@@ -109,6 +118,69 @@ fail(const char *what, const GError *error)
 {
         fprintf(stderr, "kad-tool: %s: %s\n", what, error->message);
         return g_error_matches(error, KP_ERROR, KP_ERROR_NOT_FOUND) ? 1 : 2;
+}
+
+/* One request on a new stream to the peer, by hand: the peer answered
+ * (echoed) or not. */
+typedef struct {
+        gboolean answered;
+        gboolean closed;
+} Forged;
+
+static void
+forged_data(KpStream *stream, const guint8 *data, gsize len, gpointer user_data)
+{
+        ((Forged *)user_data)->answered = TRUE;
+}
+
+static void
+forged_closed(KpStream *stream, const GError *error, gpointer user_data)
+{
+        ((Forged *)user_data)->closed = TRUE;
+}
+
+static gboolean
+forge_send(KpHost *host, const char *peer_addr, const KpKadMessage *msg, gboolean *ret_answered,
+           GError **error)
+{
+        static const char *const protocols[] = { KP_DHT_PROTOCOL_KAMEO, NULL };
+        static const KpStreamCallbacks callbacks = {
+                .data = forged_data,
+                .closed = forged_closed,
+        };
+        g_autoptr(KpMultiaddr) ma = kp_multiaddr_new_from_string(peer_addr, error);
+        g_autoptr(KpConnection) conn = NULL;
+        g_autoptr(GBytes) body = NULL;
+        g_autoptr(GByteArray) out = g_byte_array_new();
+        Wait w = { NULL, FALSE };
+        Forged f = { FALSE, FALSE };
+        KpStream *stream;
+        gint64 until = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+        if (ma == NULL)
+                return FALSE;
+        kp_host_dial_async(host, ma, NULL, on_done, &w);
+        conn = kp_host_dial_finish(host, wait_for(&w), error);
+        g_clear_object(&w.result);
+        if (conn == NULL)
+                return FALSE;
+        body = kp_kad_message_encode(msg, error);
+        if (body == NULL)
+                return FALSE;
+        kp_lp_append(out, g_bytes_get_data(body, NULL), g_bytes_get_size(body));
+        stream = kp_connection_open_stream(conn, protocols, &callbacks, &f, error);
+        if (stream == NULL)
+                return FALSE;
+        kp_stream_write(stream, out->data, out->len);
+        kp_stream_close_write(stream);
+        while (!f.closed && g_get_monotonic_time() < until)
+                g_main_context_iteration(NULL, FALSE), g_usleep(1000);
+        if (!f.closed) {
+                g_set_error_literal(error, KP_ERROR, KP_ERROR_TIMEOUT, "no end of stream in 10 s");
+                return FALSE;
+        }
+        *ret_answered = f.answered;
+        return TRUE;
 }
 
 static int
@@ -277,6 +349,38 @@ main(int argc, char **argv)
                 else
                         printf("%s\n", peer);
                 g_clear_object(&w2.result);
+        } else if ((strcmp(cmd, "forge-put") == 0 || strcmp(cmd, "forge-provide") == 0)
+                   && argc >= 4) {
+                gboolean put = strcmp(cmd, "forge-put") == 0;
+                g_autoptr(KpKadMessage) msg = NULL;
+                gboolean answered = FALSE;
+                KpPeerId victim;
+                if (bootstrap == NULL || bootstrap[0] == NULL)
+                        return fail(cmd, error = g_error_new_literal(KP_ERROR, KP_ERROR_INVALID,
+                                                                     "needs --bootstrap"));
+                if (!kp_peer_id_parse(argv[3], &victim, &error))
+                        return fail(cmd, error);
+                if (put) {
+                        g_autofree char *meta = kp_kameo_meta_key(argv[2], &victim);
+                        g_autoptr(GBytes) key = g_bytes_new(meta, strlen(meta));
+                        g_autoptr(GBytes) value
+                            = kp_kameo_registration_encode(99, &victim, "kping::PingActor");
+                        msg = kp_kad_message_new(KP_KAD_PUT_VALUE, (const guint8 *)meta,
+                                                 strlen(meta));
+                        msg->record = kp_kad_record_new(key, value);
+                } else {
+                        KpKadPeer *provider = kp_kad_peer_new(&victim);
+                        g_autoptr(GPtrArray) addrs = kp_host_get_listen_addrs(host);
+                        for (guint i = 0; i < addrs->len; i++)
+                                kp_kad_peer_add_addr(provider, addrs->pdata[i]);
+                        msg = kp_kad_message_new(KP_KAD_ADD_PROVIDER, (const guint8 *)argv[2],
+                                                 strlen(argv[2]));
+                        g_ptr_array_add(msg->provider_peers, provider);
+                }
+                if (!forge_send(host, bootstrap[0], msg, &answered, &error))
+                        status = fail(cmd, error);
+                else
+                        printf("%s\n", !put ? "sent" : answered ? "stored" : "refused");
         } else {
                 fprintf(stderr, "kad-tool: unknown command \"%s\"\n", cmd);
                 return 2;
