@@ -4,6 +4,7 @@
 #    (ping:meta:<daemon>) or announces another peer as a provider of "ping"
 #    is refused, and the refusal is logged with the sender's peer id; the
 #    genuine actor is still resolved and pinged.
+#  - Peer ids: a dial under another peer's id fails the Noise handshake.
 #  - Secrets: with LogLevel debug, through identity creation, a ping session
 #    and the refusals above, no form of the private key (hex, base64,
 #    base58, raw bytes; the seed, the 64-byte key, the protobuf) appears in
@@ -75,6 +76,12 @@ if timeout 30 "$KPINGCTL" ping -c 2 "$addr" >>"$TMP/ctl.log" 2>&1; then
 else
         not_ok "the genuine actor still answers" "$(cat "$TMP/ctl.log")"
 fi
+
+# A /p2p/ id that is not the daemon's: Noise proves who answered.
+listen=${addr%/p2p/*}
+expect_exit "a dial to the daemon under another peer id is refused" 2 \
+        "peer id mismatch: expected $forger, got $peer" \
+        timeout 30 "$KPINGCTL" ping -c 1 "$listen/p2p/$forger"
 
 kill -TERM "$pid"
 wait "$pid"
