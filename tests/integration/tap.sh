@@ -10,9 +10,36 @@ tap_cleanup() {
         local pids
         pids=$(jobs -p)
         [ -n "$pids" ] && kill $pids 2>/dev/null
+        # Daemons still running get SIGTERM and up to 5 s to exit, so that
+        # a LeakSanitizer report at their exit is in their log for the scan.
+        for _ in $(seq 50); do
+                [ -z "$(jobs -pr)" ] && break
+                sleep 0.1
+        done
+        tap_sanitizer_scan
         rm -rf "$TMP"
         echo "1..$tap_n"
         exit $tap_failed
+}
+
+# A sanitizer report from a program run in the background (whose exit
+# status nobody checks) lands only in a log file under $TMP: any such report
+# fails the test. Markers: ASan/LSan/TSan "ERROR: ...Sanitizer", UBSan
+# "runtime error:".
+tap_sanitizer_scan() {
+        local hits
+        hits=$(grep -rlE 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$TMP" 2>/dev/null)
+        if [ -n "$hits" ]; then
+                local f lines=()
+                for f in $hits; do
+                        lines+=("$f:")
+                        while IFS= read -r l; do lines+=("$l"); done \
+                                < <(grep -E -A12 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$f" | head -40)
+                done
+                not_ok "no sanitizer report in any output" "${lines[@]}"
+        else
+                ok "no sanitizer report in any output"
+        fi
 }
 
 ok() {

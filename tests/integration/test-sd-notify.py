@@ -153,11 +153,30 @@ def test_socket_activation(tmp):
     tap(code == 0, "socket-activated kpingd exits cleanly", f"exit {code}")
 
 
+def scan_sanitizer_reports(tmp):
+    """A report from a daemon whose output went to a log file fails the test
+    (ASan/LSan "ERROR: ...Sanitizer", UBSan "runtime error:")."""
+    marker = re.compile(r"ERROR: [A-Za-z]+Sanitizer|runtime error:")
+    hits = []
+    for root, _, files in os.walk(tmp):
+        for name in files:
+            path = os.path.join(root, name)
+            try:
+                with open(path, errors="replace") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            if marker.search(text):
+                hits.append(f"{path}:\n{text[-4000:]}")
+    tap(not hits, "no sanitizer report in any output", *hits)
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="kping-sd-") as tmp:
         test_example_config(tmp)
         test_notify(tmp)
         test_socket_activation(tmp)
+        scan_sanitizer_reports(tmp)
     print(f"1..{n}")
     return 1 if failed else 0
 
