@@ -1,10 +1,12 @@
 /* Parses the input as a binary multiaddr; one that parses must print to text
- * that parses back to the same bytes and prints the same again. */
+ * that parses back to the same bytes and prints the same again, and the
+ * DHT's address filter must agree with its scope. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/kp-multiaddr.h"
+#include "dht/kp-addr-filter.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -48,5 +50,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 }
         }
         (void)kp_multiaddr_get_tcp_endpoint(ma, &host, NULL, NULL, NULL);
+        /* The DHT's filter of learned addresses, the input as its own
+         * source (never more local than itself): it accepts exactly the IP
+         * addresses of a valid scope with a port. */
+        {
+                guint16 port = 0;
+                gboolean valid = kp_addr_scope(ma) != KP_ADDR_SCOPE_INVALID
+                                 && kp_multiaddr_get_tcp_endpoint(ma, NULL, &port, NULL, NULL)
+                                 && port != 0;
+                if (kp_addr_filter_accept(ma, ma, NULL) != valid)
+                        abort();
+        }
         return 0;
 }
