@@ -19,6 +19,7 @@ struct _KpActorServer {
         KpActorLimits limits;
         gint64 refusal_logged_us; /* the last refusal line */
         guint refusals_unlogged;  /* refusals since */
+        guint refusal_summary_id; /* logs their sum at the end of the interval */
         guint64 next_seq;
         guint64 n_answered;
         guint64 n_failed;
@@ -321,28 +322,43 @@ on_request_read_timeout(gpointer user_data)
         return G_SOURCE_REMOVE;
 }
 
-/* A peer over MaxRequestsPerPeer: one line per interval at most, so a
- * peer opening streams in a loop cannot flood the log. */
+static gboolean
+on_refusal_summary(gpointer user_data)
+{
+        KpActorServer *s = user_data;
+
+        s->refusal_summary_id = 0;
+        if (s->refusals_unlogged > 0)
+                g_warning("refused %u more kameo requests in the last %d ms (MaxRequestsPerPeer)",
+                          s->refusals_unlogged, KP_ACTOR_REFUSAL_LOG_INTERVAL_MS);
+        s->refusals_unlogged = 0;
+        s->refusal_logged_us = g_get_monotonic_time();
+        return G_SOURCE_REMOVE;
+}
+
+/* A peer over MaxRequestsPerPeer: one line per interval at most, the rest
+ * summed up at its end, so a peer opening streams in a loop cannot flood
+ * the log. */
 static void
 log_refusal(KpActorServer *s, const KpPeerId *peer, guint n)
 {
         gint64 now = g_get_monotonic_time();
-        g_autofree char *more = NULL;
+        gint64 interval_us = (gint64)KP_ACTOR_REFUSAL_LOG_INTERVAL_MS * 1000;
 
-        if (s->refusal_logged_us != 0
-            && now - s->refusal_logged_us < (gint64)KP_ACTOR_REFUSAL_LOG_INTERVAL_MS * 1000) {
-                s->refusals_unlogged++;
+        if (s->refusal_summary_id == 0
+            && (s->refusal_logged_us == 0 || now - s->refusal_logged_us >= interval_us)) {
+                log_request_failure(peer,
+                                    "%u requests at once from this peer (MaxRequestsPerPeer): "
+                                    "stream reset",
+                                    n);
+                s->refusal_logged_us = now;
                 return;
         }
-        if (s->refusals_unlogged > 0)
-                more = g_strdup_printf(" (and %u more refused since the last report)",
-                                       s->refusals_unlogged);
-        log_request_failure(peer,
-                            "%u requests at once from this peer (MaxRequestsPerPeer): stream "
-                            "reset%s",
-                            n, more != NULL ? more : "");
-        s->refusal_logged_us = now;
-        s->refusals_unlogged = 0;
+        s->refusals_unlogged++;
+        if (s->refusal_summary_id == 0)
+                s->refusal_summary_id = g_timeout_add(
+                    (guint)MAX((s->refusal_logged_us + interval_us - now) / 1000, 1),
+                    on_refusal_summary, s);
 }
 
 static void
@@ -401,6 +417,7 @@ kp_actor_server_free(KpActorServer *s)
         g_hash_table_unref(s->handlers);
         g_hash_table_unref(s->actors);
         g_hash_table_unref(s->per_peer);
+        g_clear_handle_id(&s->refusal_summary_id, g_source_remove);
         g_free(s);
 }
 

@@ -21,7 +21,7 @@ G_BEGIN_DECLS
  * codec's own (KP_KAMEO_MAX_REQUEST, KP_KAMEO_MAX_RESPONSE). */
 #define KP_ACTOR_MAX_MESSAGE_BYTES_MIN 1024
 /* Refusals logged per server at most once per interval; the rest are summed
- * up in the next line. */
+ * up in one line at its end. */
 #define KP_ACTOR_REFUSAL_LOG_INTERVAL_MS 1000
 /* An ask without a reply by then fails with KP_ERROR_TIMEOUT. */
 #define KP_ACTOR_DEFAULT_ASK_TIMEOUT_MS 10000
