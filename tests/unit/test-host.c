@@ -1,5 +1,6 @@
 /* The host on loopback: the handshake timeout against raw sockets, and
  * stream negotiation between two hosts. */
+#include <netinet/in.h>
 #include <string.h>
 
 #include "core/kp-error.h"
@@ -383,6 +384,55 @@ test_host_limits_total(void)
         g_clear_pointer(&hf.remote, kp_multiaddr_free);
 }
 
+/* An IPv4 client of a dual-stack socket arrives as ::ffff:a.b.c.d: it
+ * counts as a.b.c.d, so the per-address limits cannot be dodged by the
+ * address family. */
+static void
+test_host_limits_v4_mapped(void)
+{
+        g_autoptr(KpKeypair) server_key = kp_keypair_generate();
+        g_autoptr(KpHost) server = kp_host_new(server_key);
+        g_autoptr(GSocket) socket = NULL;
+        g_autoptr(GInetAddress) mapped = g_inet_address_new_from_string("::ffff:127.0.0.1");
+        g_autoptr(GSocketAddress) sa = g_inet_socket_address_new(mapped, 0);
+        g_autoptr(GSocketAddress) bound = NULL;
+        g_autoptr(GPtrArray) socks = g_ptr_array_new_with_free_func(g_object_unref);
+        g_autoptr(GSocketConnection) refused = NULL;
+        g_autoptr(GError) error = NULL;
+        KpHostLimits l;
+        guint16 port;
+
+        socket = g_socket_new(G_SOCKET_FAMILY_IPV6, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                              &error);
+        g_assert_no_error(error);
+        g_assert_true(g_socket_set_option(socket, IPPROTO_IPV6, IPV6_V6ONLY, 0, &error));
+        g_assert_true(g_socket_bind(socket, sa, TRUE, &error));
+        g_assert_no_error(error);
+        g_assert_true(g_socket_listen(socket, &error));
+        bound = g_socket_get_local_address(socket, &error);
+        g_assert_no_error(error);
+        port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
+        kp_host_limits_init(&l);
+        l.max_pending_handshakes_per_ip = 1;
+        kp_host_set_limits(server, &l);
+        g_assert_true(kp_host_listen_socket(server, socket, &error));
+        g_assert_no_error(error);
+        g_ptr_array_set_size(limit_lines, 0);
+
+        g_ptr_array_add(socks, raw_connect("127.0.0.1", port));
+        WAIT_FOR(kp_host_get_n_pending_handshakes(server, "127.0.0.1") == 1);
+        g_assert_cmpuint(kp_host_get_n_pending_handshakes(server, "::ffff:127.0.0.1"), ==, 0);
+        refused = raw_connect("127.0.0.1", port);
+        WAIT_FOR(kp_host_get_n_refused(server) == 1);
+        assert_refused(refused);
+        g_assert_true(has_line("refused connection from 127.0.0.1:",
+                               ": 1 pending handshakes from this address "
+                               "(MaxPendingHandshakesPerIP)"));
+        g_ptr_array_set_size(socks, 0);
+        WAIT_FOR(kp_host_get_n_connections(server) == 0);
+        g_assert_cmpuint(kp_host_get_n_pending_handshakes(server, NULL), ==, 0);
+}
+
 /* ---- a stream proposing several protocols ------------------------------ */
 
 typedef struct {
@@ -527,6 +577,7 @@ main(int argc, char **argv)
         g_test_add_func("/host/limits/bounds", test_host_limits_bounds);
         g_test_add_func("/host/limits/per-ip", test_host_limits_per_ip);
         g_test_add_func("/host/limits/total", test_host_limits_total);
+        g_test_add_func("/host/limits/v4-mapped", test_host_limits_v4_mapped);
         g_test_add_func("/host/handshake-timeout/setting", test_host_handshake_timeout_setting);
         g_test_add_func("/host/handshake-timeout/silent-peer", test_host_silent_peer_times_out);
         g_test_add_func("/host/stream/several-protocols", test_host_stream_several_protocols);
