@@ -106,6 +106,7 @@ typedef enum {
         KP_HOST_REFUSAL_N,
 } KpHostRefusal;
 
-/* Logs @text about @remote at most once per KP_HOST_REFUSAL_LOG_INTERVAL_MS
- * for @reason; the rest are summed up. */
-void kp_host_log_refusal(KpHost *host, KpHostRefusal reason, const char *remote, const char *text);
+/* Logs @text about @remote (@count refusals) at most once per
+ * KP_HOST_REFUSAL_LOG_INTERVAL_MS for @reason; the rest are summed up. */
+void kp_host_log_refusal(KpHost *host, KpHostRefusal reason, guint count, const char *remote,
+                         const char *text);

@@ -337,8 +337,9 @@ log_refused_streams(KpConnection *conn)
                                n - conn->n_refused_logged,
                                n - conn->n_refused_logged == 1 ? "" : "s", peer, remote,
                                kp_yamux_session_get_n_streams(conn->yamux));
+        kp_host_log_refusal(conn->host, KP_HOST_REFUSAL_STREAMS,
+                            (guint)MIN(n - conn->n_refused_logged, G_MAXUINT), remote, text);
         conn->n_refused_logged = n;
-        kp_host_log_refusal(conn->host, KP_HOST_REFUSAL_STREAMS, remote, text);
 }
 
 /* Decrypted bytes: the muxer negotiation, then yamux. */

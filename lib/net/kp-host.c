@@ -280,7 +280,8 @@ on_refusal_summary(gpointer user_data)
  * counted and summed up once the interval is over, so a flood costs at most
  * two lines per interval and reason. */
 void
-kp_host_log_refusal(KpHost *host, KpHostRefusal reason, const char *remote, const char *text)
+kp_host_log_refusal(KpHost *host, KpHostRefusal reason, guint count, const char *remote,
+                    const char *text)
 {
         KpRefusalLog *r = &host->refusals[reason];
         gint64 now = g_get_monotonic_time();
@@ -292,7 +293,7 @@ kp_host_log_refusal(KpHost *host, KpHostRefusal reason, const char *remote, cons
                 r->last_us = now;
                 return;
         }
-        r->suppressed++;
+        r->suppressed += count;
         if (r->summary_id == 0)
                 r->summary_id = g_timeout_add(
                     (guint)MAX((r->last_us + interval_us - now) / 1000, 1), on_refusal_summary, r);
@@ -473,7 +474,7 @@ admit_inbound(KpHost *host, const char *ip, const char *remote)
         host->n_refused++;
         text = g_strdup_printf("refused connection from %s: %s (%s)", remote, why,
                                refusal_limit_names[reason]);
-        kp_host_log_refusal(host, reason, remote, text);
+        kp_host_log_refusal(host, reason, 1, remote, text);
         return FALSE;
 }
 
