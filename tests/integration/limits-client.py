@@ -44,8 +44,9 @@ def main():
         received = b""
         closed = False
         while True:
-            r, _, _ = select.select([s], [], [], 0)
-            if not r:
+            poller = select.poll()
+            poller.register(s, select.POLLIN)
+            if not poller.poll(0):
                 break
             try:
                 chunk = s.recv(4096)
