@@ -7,7 +7,9 @@
 
 #include "core/kp-error.h"
 #include "core/kp-mss.h"
+#include "core/kp-yamux.h"
 #include "log.h"
+#include "dht/kp-dht.h"
 #include "net/kp-host.h"
 
 /* What the command line said; NULL where it said nothing. */
@@ -103,6 +105,51 @@ apply_log_level(KpingdConfig *c, const char *value, const char *where, GError **
         return TRUE;
 }
 
+#define LIMIT(key, min, max, unit, field)                                                          \
+        {                                                                                          \
+                key, min, max, unit, G_STRUCT_OFFSET(KpingdConfig, field)                          \
+        }
+
+static const KpingdLimitKey limit_keys[] = {
+        LIMIT("MaxConnections", KP_HOST_LIMIT_COUNT_MIN, KP_HOST_LIMIT_COUNT_MAX, "",
+              host_limits.max_connections),
+        LIMIT("MaxConnectionsPerIP", KP_HOST_LIMIT_COUNT_MIN, KP_HOST_LIMIT_COUNT_MAX, "",
+              host_limits.max_connections_per_ip),
+        LIMIT("MaxPendingHandshakes", KP_HOST_LIMIT_COUNT_MIN, KP_HOST_LIMIT_COUNT_MAX, "",
+              host_limits.max_pending_handshakes),
+        LIMIT("MaxPendingHandshakesPerIP", KP_HOST_LIMIT_COUNT_MIN, KP_HOST_LIMIT_COUNT_MAX, "",
+              host_limits.max_pending_handshakes_per_ip),
+        LIMIT("HandshakeTimeoutMs", KP_HOST_HANDSHAKE_TIMEOUT_MIN_MS,
+              KP_HOST_HANDSHAKE_TIMEOUT_MAX_MS, " milliseconds", host_limits.handshake_timeout_ms),
+        LIMIT("IdleTimeoutMs", KP_HOST_IDLE_TIMEOUT_MIN_MS, KP_HOST_IDLE_TIMEOUT_MAX_MS,
+              " milliseconds", host_limits.idle_timeout_ms),
+        LIMIT("MaxStreamsPerConnection", KP_YAMUX_MAX_STREAMS_MIN, KP_YAMUX_MAX_STREAMS_MAX, "",
+              host_limits.max_streams_per_connection),
+        LIMIT("MaxRequestsPerPeer", KP_ACTOR_MAX_REQUESTS_PER_PEER_MIN,
+              KP_ACTOR_MAX_REQUESTS_PER_PEER_MAX, "", actor_limits.max_requests_per_peer),
+        LIMIT("MaxActorRequestBytes", KP_ACTOR_MAX_MESSAGE_BYTES_MIN, KP_KAMEO_MAX_REQUEST,
+              " bytes", actor_limits.max_request_bytes),
+        LIMIT("MaxActorResponseBytes", KP_ACTOR_MAX_MESSAGE_BYTES_MIN, KP_KAMEO_MAX_RESPONSE,
+              " bytes", actor_limits.max_response_bytes),
+        LIMIT("MaxKadMessageBytes", KP_DHT_MAX_MESSAGE_MIN, KP_KAD_MAX_MESSAGE, " bytes",
+              kad_max_message),
+        LIMIT("MaxDhtRecords", KP_RECORD_STORE_LIMIT_MIN, KP_RECORD_STORE_LIMIT_MAX, "",
+              dht_max_records),
+        LIMIT("MaxDhtRecordsPerPeer", KP_RECORD_STORE_LIMIT_MIN, KP_RECORD_STORE_LIMIT_MAX, "",
+              dht_max_records_per_peer),
+        LIMIT("MaxDhtProviders", KP_PROVIDER_STORE_LIMIT_MIN, KP_PROVIDER_STORE_LIMIT_MAX, "",
+              dht_max_providers),
+        LIMIT("MaxDhtProvidersPerPeer", KP_PROVIDER_STORE_LIMIT_MIN, KP_PROVIDER_STORE_LIMIT_MAX,
+              "", dht_max_providers_per_peer),
+};
+
+const KpingdLimitKey *
+kpingd_config_get_limit_keys(gsize *ret_n)
+{
+        *ret_n = G_N_ELEMENTS(limit_keys);
+        return limit_keys;
+}
+
 /* [Limits]: every key a bounded integer. */
 static gboolean
 load_limits(KpingdConfig *c, GKeyFile *kf, const char *path, GError **error)
@@ -111,41 +158,41 @@ load_limits(KpingdConfig *c, GKeyFile *kf, const char *path, GError **error)
 
         for (gsize i = 0; keys != NULL && keys[i] != NULL; i++) {
                 g_autofree char *value = g_key_file_get_string(kf, "Limits", keys[i], NULL);
+                const KpingdLimitKey *k = NULL;
                 guint64 v = 0;
 
                 if (value == NULL)
                         continue;
                 g_strstrip(value);
-                if (g_str_equal(keys[i], "HandshakeTimeoutMs")) {
-                        if (!g_ascii_string_to_unsigned(value, 10, KP_HOST_HANDSHAKE_TIMEOUT_MIN_MS,
-                                                        KP_HOST_HANDSHAKE_TIMEOUT_MAX_MS, &v,
-                                                        NULL)) {
-                                g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
-                                            "%s: key HandshakeTimeoutMs: invalid value \"%s\" "
-                                            "(%u to %u milliseconds)",
-                                            path, value, KP_HOST_HANDSHAKE_TIMEOUT_MIN_MS,
-                                            KP_HOST_HANDSHAKE_TIMEOUT_MAX_MS);
-                                return FALSE;
-                        }
-                        c->handshake_timeout_ms = (guint)v;
-                } else {
-                        g_warning("%s: unknown key %s in [Limits] ignored", path, keys[i]);
+                for (gsize j = 0; j < G_N_ELEMENTS(limit_keys) && k == NULL; j++) {
+                        if (g_str_equal(keys[i], limit_keys[j].key))
+                                k = &limit_keys[j];
                 }
+                if (k == NULL) {
+                        g_warning("%s: unknown key %s in [Limits] ignored", path, keys[i]);
+                        continue;
+                }
+                if (!g_ascii_string_to_unsigned(value, 10, k->min, k->max, &v, NULL)) {
+                        g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
+                                    "%s: key %s: invalid value \"%s\" (%u to %u%s)", path, k->key,
+                                    value, k->min, k->max, k->unit);
+                        return FALSE;
+                }
+                G_STRUCT_MEMBER(guint, c, k->offset) = (guint)v;
         }
         return TRUE;
 }
 
-static gboolean
-load_file(KpingdConfig *c, const char *path, gboolean must_exist, GError **error)
+gboolean
+kpingd_config_load_data(KpingdConfig *c, const char *data, gsize len, const char *path,
+                        GError **error)
 {
         g_autoptr(GKeyFile) kf = g_key_file_new();
         g_autoptr(GError) local = NULL;
         g_auto(GStrv) groups = NULL;
         g_auto(GStrv) keys = NULL;
 
-        if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
-                if (!must_exist && g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-                        return TRUE;
+        if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &local)) {
                 g_set_error(error, KP_ERROR, KP_ERROR_INVALID, "%s: %s", path, local->message);
                 return FALSE;
         }
@@ -230,6 +277,47 @@ load_file(KpingdConfig *c, const char *path, gboolean must_exist, GError **error
         return load_limits(c, kf, path, error);
 }
 
+static gboolean
+load_file(KpingdConfig *c, const char *path, gboolean must_exist, GError **error)
+{
+        g_autoptr(GError) local = NULL;
+        g_autofree char *data = NULL;
+        gsize len = 0;
+
+        if (!g_file_get_contents(path, &data, &len, &local)) {
+                if (!must_exist && g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+                        return TRUE;
+                g_set_error(error, KP_ERROR, KP_ERROR_INVALID, "%s: %s", path, local->message);
+                return FALSE;
+        }
+        return kpingd_config_load_data(c, data, len, path, error);
+}
+
+void
+kpingd_config_init(KpingdConfig *c)
+{
+        g_auto(GStrv) default_listen = g_strsplit(KPINGD_DEFAULT_LISTEN, ";", -1);
+
+        c->log_level = G_LOG_LEVEL_INFO;
+        c->durability = KPINGD_DURABILITY_BATCHED;
+        kp_host_limits_init(&c->host_limits);
+        kp_actor_limits_init(&c->actor_limits);
+        c->kad_max_message = KP_KAD_MAX_MESSAGE;
+        c->dht_max_records = KP_RECORD_STORE_MAX_RECORDS;
+        c->dht_max_records_per_peer = KP_RECORD_STORE_MAX_PER_PEER;
+        c->dht_max_providers = KP_PROVIDER_STORE_MAX_TOTAL;
+        c->dht_max_providers_per_peer = KP_PROVIDER_STORE_MAX_PER_PEER;
+        g_free(c->actor_name);
+        c->actor_name = g_strdup(KPINGD_DEFAULT_ACTOR);
+        g_strfreev(c->kad_protocols);
+        c->kad_protocols = g_strsplit(KPINGD_DEFAULT_KAD, ";", -1);
+        g_clear_pointer(&c->listen, g_ptr_array_unref);
+        c->listen = parse_addrs((const char *const *)default_listen, FALSE, "default", NULL);
+        g_assert(c->listen != NULL);
+        g_clear_pointer(&c->bootstrap, g_ptr_array_unref);
+        c->bootstrap = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
+}
+
 static const char *
 default_state_dir(void)
 {
@@ -244,7 +332,6 @@ kpingd_config_load(KpingdConfig *c, int *argc, char ***argv, GError **error)
 {
         g_auto(KpingdArgs) a = { 0 };
         g_autoptr(GOptionContext) ctx = NULL;
-        g_auto(GStrv) default_listen = g_strsplit(KPINGD_DEFAULT_LISTEN, ";", -1);
         const GOptionEntry entries[] = {
                 { "config", 0, 0, G_OPTION_ARG_FILENAME, &a.config_file,
                   "Configuration file (default " KPINGD_DEFAULT_CONFIG ", optional)", "FILE" },
@@ -282,15 +369,7 @@ kpingd_config_load(KpingdConfig *c, int *argc, char ***argv, GError **error)
                 return FALSE;
         }
 
-        c->log_level = G_LOG_LEVEL_INFO;
-        c->durability = KPINGD_DURABILITY_BATCHED;
-        c->handshake_timeout_ms = KP_HOST_HANDSHAKE_TIMEOUT_MS;
-        c->actor_name = g_strdup(KPINGD_DEFAULT_ACTOR);
-        c->kad_protocols = g_strsplit(KPINGD_DEFAULT_KAD, ";", -1);
-        c->listen = parse_addrs((const char *const *)default_listen, FALSE, "default", error);
-        c->bootstrap = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
-        if (c->listen == NULL)
-                return FALSE;
+        kpingd_config_init(c);
         if (c->version)
                 return TRUE;
 

@@ -7,6 +7,11 @@ kpingd_dht_start(KpHost *host, KpIdentifyService *identify, const KpingdConfig *
 {
         KpDhtConfig dht_config = {
                 .protocols = (const char *const *)config->kad_protocols,
+                .max_message = config->kad_max_message,
+                .max_records = config->dht_max_records,
+                .max_records_per_peer = config->dht_max_records_per_peer,
+                .max_providers = config->dht_max_providers,
+                .max_providers_per_peer = config->dht_max_providers_per_peer,
         };
         KpDht *dht = kp_dht_new(host, &dht_config);
         g_autofree char *protocols = g_strjoinv(", ", config->kad_protocols);

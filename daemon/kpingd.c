@@ -9,6 +9,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -112,6 +113,39 @@ listen_on_passed_sockets(Kpingd *d, GError **error)
                         return -1;
         }
         return n;
+}
+
+/* Every connection is a descriptor: the soft RLIMIT_NOFILE (often 1024)
+ * goes up to the hard one, and a MaxConnections the hard limit cannot hold
+ * is reported, since accepts past it would fail. */
+static void
+raise_fd_limit(guint max_connections)
+{
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+                g_warning("cannot read RLIMIT_NOFILE: %s", g_strerror(errno));
+                return;
+        }
+        if (rl.rlim_cur < rl.rlim_max) {
+                rlim_t old = rl.rlim_cur;
+                rl.rlim_cur = rl.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+                        g_warning("cannot raise RLIMIT_NOFILE from %llu to %llu: %s",
+                                  (unsigned long long)old, (unsigned long long)rl.rlim_max,
+                                  g_strerror(errno));
+                        rl.rlim_cur = old;
+                } else {
+                        g_debug("RLIMIT_NOFILE raised from %llu to %llu", (unsigned long long)old,
+                                (unsigned long long)rl.rlim_cur);
+                }
+        } else {
+                g_debug("RLIMIT_NOFILE is %llu", (unsigned long long)rl.rlim_cur);
+        }
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)max_connections + 64)
+                g_warning("MaxConnections=%u does not fit the file descriptor limit %llu: "
+                          "accepting fails before the limit is reached (raise LimitNOFILE=)",
+                          max_connections, (unsigned long long)rl.rlim_cur);
 }
 
 static void
@@ -254,8 +288,9 @@ run_daemon(Kpingd *d)
         g_autofree char *total = NULL;
         int n_passed;
 
+        raise_fd_limit(d->config->host_limits.max_connections);
         d->host = kp_host_new(d->identity);
-        kp_host_set_handshake_timeout(d->host, d->config->handshake_timeout_ms);
+        kp_host_set_limits(d->host, &d->config->host_limits);
         kp_host_add_callbacks(d->host, &host_callbacks, d);
         d->identify = kp_identify_service_new(d->host, agent, TRUE);
         kp_ping_service_register(d->host);
@@ -280,6 +315,7 @@ run_daemon(Kpingd *d)
         }
         d->dht = kpingd_dht_start(d->host, d->identify, d->config);
         d->actors = kp_actor_server_new(d->host);
+        kp_actor_server_set_limits(d->actors, &d->config->actor_limits);
         d->ping_actor = kpingd_ping_actor_new(d->actors, d->counter, d->config->durability);
         d->loop = g_main_loop_new(NULL, FALSE);
         d->exit_status = EXIT_SUCCESS;

@@ -15,7 +15,11 @@ struct _KpActorServer {
         KpHost *host;
         GHashTable *handlers; /* "actor\nmessage" -> KpActorHandler */
         GHashTable *actors;   /* guint64* seq -> char* actor_remote_id */
-        GHashTable *per_conn; /* KpConnection* -> GUINT count of open requests */
+        GHashTable *per_peer; /* KpPeerId* (owned) -> GUINT count of open requests */
+        KpActorLimits limits;
+        gint64 refusal_logged_us; /* the last refusal line */
+        guint refusals_unlogged;  /* refusals since */
+        guint refusal_summary_id; /* logs their sum at the end of the interval */
         guint64 next_seq;
         guint64 n_answered;
         guint64 n_failed;
@@ -25,7 +29,7 @@ struct _KpActorRequest {
         gint ref_count;
         KpActorServer *server; /* NULL once the server is gone */
         KpStream *stream;      /* NULL once the stream is finished */
-        KpConnection *conn;    /* key in per_conn; only compared, never used */
+        gboolean counted;      /* in per_peer */
         KpPeerId peer;
         GByteArray *body;
         guint read_timeout_id;
@@ -68,18 +72,65 @@ request_unref(KpActorRequest *r)
 }
 
 static void
-per_conn_release(KpActorRequest *r)
+per_peer_release(KpActorRequest *r)
 {
+        gpointer key = NULL;
+        gpointer value = NULL;
         guint n;
 
-        if (r->server == NULL || r->conn == NULL)
+        if (r->server == NULL || !r->counted)
                 return;
-        n = GPOINTER_TO_UINT(g_hash_table_lookup(r->server->per_conn, r->conn));
+        r->counted = FALSE;
+        if (!g_hash_table_lookup_extended(r->server->per_peer, &r->peer, &key, &value))
+                return;
+        n = GPOINTER_TO_UINT(value);
         if (n <= 1)
-                g_hash_table_remove(r->server->per_conn, r->conn);
+                g_hash_table_remove(r->server->per_peer, &r->peer);
         else
-                g_hash_table_insert(r->server->per_conn, r->conn, GUINT_TO_POINTER(n - 1));
-        r->conn = NULL;
+                g_hash_table_insert(r->server->per_peer, g_memdup2(&r->peer, sizeof r->peer),
+                                    GUINT_TO_POINTER(n - 1));
+}
+
+void
+kp_actor_limits_init(KpActorLimits *limits)
+{
+        limits->max_requests_per_peer = KP_ACTOR_MAX_REQUESTS_PER_PEER;
+        limits->max_request_bytes = KP_KAMEO_MAX_REQUEST;
+        limits->max_response_bytes = KP_KAMEO_MAX_RESPONSE;
+}
+
+static gboolean
+check_bounds(const char *name, guint value, guint min, guint max, GError **error)
+{
+        if (value >= min && value <= max)
+                return TRUE;
+        g_set_error(error, KP_ERROR, KP_ERROR_INVALID, "%s is %u, not within %u .. %u", name, value,
+                    min, max);
+        return FALSE;
+}
+
+gboolean
+kp_actor_limits_validate(const KpActorLimits *l, GError **error)
+{
+        return check_bounds("max_requests_per_peer", l->max_requests_per_peer,
+                            KP_ACTOR_MAX_REQUESTS_PER_PEER_MIN, KP_ACTOR_MAX_REQUESTS_PER_PEER_MAX,
+                            error)
+               && check_bounds("max_request_bytes", l->max_request_bytes,
+                               KP_ACTOR_MAX_MESSAGE_BYTES_MIN, KP_KAMEO_MAX_REQUEST, error)
+               && check_bounds("max_response_bytes", l->max_response_bytes,
+                               KP_ACTOR_MAX_MESSAGE_BYTES_MIN, KP_KAMEO_MAX_RESPONSE, error);
+}
+
+void
+kp_actor_server_set_limits(KpActorServer *s, const KpActorLimits *limits)
+{
+        g_autoptr(GError) error = NULL;
+
+        if (!kp_actor_limits_validate(limits, &error)) {
+                g_critical("kp_actor_server_set_limits: %s", error->message);
+                return;
+        }
+        s->limits = *limits;
 }
 
 static void
@@ -98,6 +149,14 @@ send_response(KpActorRequest *r, KpKameoResponse *resp)
         wire = kp_kameo_response_encode(resp, &error);
         if (wire == NULL) {
                 log_request_failure(&r->peer, "cannot encode the response: %s", error->message);
+                kp_stream_reset(r->stream);
+                return;
+        }
+        if (r->server != NULL && g_bytes_get_size(wire) > r->server->limits.max_response_bytes) {
+                log_request_failure(&r->peer,
+                                    "response of %" G_GSIZE_FORMAT
+                                    " bytes over %u (MaxActorResponseBytes): stream reset",
+                                    g_bytes_get_size(wire), r->server->limits.max_response_bytes);
                 kp_stream_reset(r->stream);
                 return;
         }
@@ -197,9 +256,13 @@ on_request_data(KpStream *stream, const guint8 *data, gsize len, gpointer user_d
 {
         KpActorRequest *r = user_data;
 
-        if (r->body->len + len > KP_KAMEO_MAX_REQUEST) {
-                log_request_failure(&r->peer, "request over %d bytes: stream reset",
-                                    KP_KAMEO_MAX_REQUEST);
+        guint max = r->server != NULL ? r->server->limits.max_request_bytes : KP_KAMEO_MAX_REQUEST;
+
+        if (r->body->len + len > max) {
+                log_request_failure(&r->peer,
+                                    "request over %u bytes (MaxActorRequestBytes): stream "
+                                    "reset",
+                                    max);
                 kp_stream_reset(stream);
                 return;
         }
@@ -241,7 +304,7 @@ on_request_closed(KpStream *stream, const GError *error, gpointer user_data)
 
         if (error != NULL && !r->answered)
                 log_request_failure(&r->peer, "stream failed: %s", error->message);
-        per_conn_release(r);
+        per_peer_release(r);
         g_clear_pointer(&r->stream, kp_stream_unref);
         request_unref(r);
 }
@@ -259,6 +322,45 @@ on_request_read_timeout(gpointer user_data)
         return G_SOURCE_REMOVE;
 }
 
+static gboolean
+on_refusal_summary(gpointer user_data)
+{
+        KpActorServer *s = user_data;
+
+        s->refusal_summary_id = 0;
+        if (s->refusals_unlogged > 0)
+                g_warning("refused %u more kameo requests in the last %d ms (MaxRequestsPerPeer)",
+                          s->refusals_unlogged, KP_ACTOR_REFUSAL_LOG_INTERVAL_MS);
+        s->refusals_unlogged = 0;
+        s->refusal_logged_us = g_get_monotonic_time();
+        return G_SOURCE_REMOVE;
+}
+
+/* A peer over MaxRequestsPerPeer: one line per interval at most, the rest
+ * summed up at its end, so a peer opening streams in a loop cannot flood
+ * the log. */
+static void
+log_refusal(KpActorServer *s, const KpPeerId *peer, guint n)
+{
+        gint64 now = g_get_monotonic_time();
+        gint64 interval_us = (gint64)KP_ACTOR_REFUSAL_LOG_INTERVAL_MS * 1000;
+
+        if (s->refusal_summary_id == 0
+            && (s->refusal_logged_us == 0 || now - s->refusal_logged_us >= interval_us)) {
+                log_request_failure(peer,
+                                    "%u requests at once from this peer (MaxRequestsPerPeer): "
+                                    "stream reset",
+                                    n);
+                s->refusal_logged_us = now;
+                return;
+        }
+        s->refusals_unlogged++;
+        if (s->refusal_summary_id == 0)
+                s->refusal_summary_id = g_timeout_add(
+                    (guint)MAX((s->refusal_logged_us + interval_us - now) / 1000, 1),
+                    on_refusal_summary, s);
+}
+
 static void
 on_messaging_stream(KpStream *stream, gpointer user_data)
 {
@@ -269,24 +371,23 @@ on_messaging_stream(KpStream *stream, gpointer user_data)
         };
         KpActorServer *s = user_data;
         KpConnection *conn = kp_stream_get_connection(stream);
-        guint n = GPOINTER_TO_UINT(g_hash_table_lookup(s->per_conn, conn));
+        const KpPeerId *peer = kp_connection_get_remote_peer_id(conn);
+        guint n = GPOINTER_TO_UINT(g_hash_table_lookup(s->per_peer, peer));
         KpActorRequest *r;
 
-        if (n >= KP_ACTOR_MAX_CONCURRENT_PER_CONNECTION) {
-                log_request_failure(kp_connection_get_remote_peer_id(conn),
-                                    "more than %d requests at once: stream reset",
-                                    KP_ACTOR_MAX_CONCURRENT_PER_CONNECTION);
+        if (n >= s->limits.max_requests_per_peer) {
+                log_refusal(s, peer, n);
                 s->n_failed++;
                 kp_stream_reset(stream);
                 return;
         }
-        g_hash_table_insert(s->per_conn, conn, GUINT_TO_POINTER(n + 1));
+        g_hash_table_insert(s->per_peer, g_memdup2(peer, sizeof *peer), GUINT_TO_POINTER(n + 1));
         r = g_new0(KpActorRequest, 1);
         r->ref_count = 1; /* the stream's */
         r->server = s;
-        r->conn = conn;
+        r->counted = TRUE;
         r->stream = kp_stream_ref(stream);
-        r->peer = *kp_connection_get_remote_peer_id(conn);
+        r->peer = *peer;
         r->body = g_byte_array_new();
         r->read_timeout_id
             = g_timeout_add(KP_ACTOR_REQUEST_READ_TIMEOUT_MS, on_request_read_timeout, r);
@@ -301,7 +402,8 @@ kp_actor_server_new(KpHost *host)
         s->host = host;
         s->handlers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         s->actors = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
-        s->per_conn = g_hash_table_new(NULL, NULL);
+        s->per_peer = g_hash_table_new_full(kp_peer_id_hash, kp_peer_id_equal_func, g_free, NULL);
+        kp_actor_limits_init(&s->limits);
         s->next_seq = 0;
         kp_host_set_stream_handler(host, KP_KAMEO_PROTOCOL_MESSAGING, on_messaging_stream, s);
         return s;
@@ -314,7 +416,8 @@ kp_actor_server_free(KpActorServer *s)
                 return;
         g_hash_table_unref(s->handlers);
         g_hash_table_unref(s->actors);
-        g_hash_table_unref(s->per_conn);
+        g_hash_table_unref(s->per_peer);
+        g_clear_handle_id(&s->refusal_summary_id, g_source_remove);
         g_free(s);
 }
 

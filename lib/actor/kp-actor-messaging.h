@@ -12,8 +12,17 @@ G_BEGIN_DECLS
 /* A request's write side must be closed within this time, or it is reset
  * (kameo does the same). */
 #define KP_ACTOR_REQUEST_READ_TIMEOUT_MS 10000
-/* Requests being read or handled at once on one connection; more are reset. */
-#define KP_ACTOR_MAX_CONCURRENT_PER_CONNECTION 256
+/* Requests being read or handled at once for one remote peer id, across
+ * all its connections; more are reset, with the peer id logged. */
+#define KP_ACTOR_MAX_REQUESTS_PER_PEER     256
+#define KP_ACTOR_MAX_REQUESTS_PER_PEER_MIN 1
+#define KP_ACTOR_MAX_REQUESTS_PER_PEER_MAX 65536
+/* Bounds of the request and response size limits; the upper bounds are the
+ * codec's own (KP_KAMEO_MAX_REQUEST, KP_KAMEO_MAX_RESPONSE). */
+#define KP_ACTOR_MAX_MESSAGE_BYTES_MIN 1024
+/* Refusals logged per server at most once per interval; the rest are summed
+ * up in one line at its end. */
+#define KP_ACTOR_REFUSAL_LOG_INTERVAL_MS 1000
 /* An ask without a reply by then fails with KP_ERROR_TIMEOUT. */
 #define KP_ACTOR_DEFAULT_ASK_TIMEOUT_MS 10000
 
@@ -26,7 +35,23 @@ typedef struct _KpActorRequest KpActorRequest;
 typedef void (*KpActorMessageFunc)(KpActorRequest *request, guint64 actor_seq,
                                    const guint8 *payload, gsize len, gpointer user_data);
 
+typedef struct {
+        guint max_requests_per_peer; /* KP_ACTOR_MAX_REQUESTS_PER_PEER_MIN .. _MAX */
+        /* A request whose bytes pass this is reset unanswered. */
+        guint max_request_bytes; /* KP_ACTOR_MAX_MESSAGE_BYTES_MIN .. KP_KAMEO_MAX_REQUEST */
+        /* A reply that encodes larger is not sent: the stream is reset. */
+        guint max_response_bytes; /* KP_ACTOR_MAX_MESSAGE_BYTES_MIN .. KP_KAMEO_MAX_RESPONSE */
+} KpActorLimits;
+
+/* The defaults: KP_ACTOR_MAX_REQUESTS_PER_PEER, KP_KAMEO_MAX_REQUEST and
+ * KP_KAMEO_MAX_RESPONSE. */
+void kp_actor_limits_init(KpActorLimits *limits);
+/* FALSE with KP_ERROR_INVALID naming the first field out of its bounds. */
+gboolean kp_actor_limits_validate(const KpActorLimits *limits, GError **error);
+
 KpActorServer *kp_actor_server_new(KpHost *host);
+/* For requests from now on; @limits must pass kp_actor_limits_validate(). */
+void kp_actor_server_set_limits(KpActorServer *server, const KpActorLimits *limits);
 void kp_actor_server_free(KpActorServer *server);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KpActorServer, kp_actor_server_free)
 

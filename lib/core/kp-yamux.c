@@ -50,6 +50,8 @@ struct _KpYamuxSession {
         guint64 next_id;
         guint32 highest_inbound;
         guint n_backlog;
+        guint max_streams;
+        guint64 n_refused;
         gsize buffered;
         KpYamuxBuf out;
         GQueue events;
@@ -352,6 +354,7 @@ kp_yamux_session_new(KpYamuxRole role)
         self->role = role;
         self->streams = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, stream_free);
         self->next_id = role == KP_YAMUX_ROLE_CLIENT ? 1 : 2;
+        self->max_streams = KP_YAMUX_MAX_STREAMS;
         self->next_ping = 1;
         g_queue_init(&self->events);
         return self;
@@ -493,8 +496,10 @@ handle_stream_header(KpYamuxSession *self, const KpYamuxHeader *h, GError **erro
                 }
                 self->highest_inbound = id;
                 if (self->go_away_sent || self->go_away_received
-                    || g_hash_table_size(self->streams) >= KP_YAMUX_MAX_STREAMS
+                    || g_hash_table_size(self->streams) >= self->max_streams
                     || self->n_backlog >= KP_YAMUX_MAX_ACK_BACKLOG) {
+                        if (!self->go_away_sent && !self->go_away_received)
+                                self->n_refused++;
                         if (!emit_reply(self, KP_YAMUX_TYPE_WINDOW_UPDATE, KP_YAMUX_FLAG_RST, id, 0,
                                         error))
                                 return FALSE;
@@ -789,6 +794,29 @@ kp_yamux_session_get_n_streams(KpYamuxSession *session)
         return g_hash_table_size(session->streams);
 }
 
+void
+kp_yamux_session_set_max_streams(KpYamuxSession *session, guint max_streams)
+{
+        g_return_if_fail(session != NULL);
+        g_return_if_fail(max_streams >= KP_YAMUX_MAX_STREAMS_MIN
+                         && max_streams <= KP_YAMUX_MAX_STREAMS_MAX);
+        session->max_streams = max_streams;
+}
+
+guint
+kp_yamux_session_get_max_streams(KpYamuxSession *session)
+{
+        g_return_val_if_fail(session != NULL, 0);
+        return session->max_streams;
+}
+
+guint64
+kp_yamux_session_get_n_refused(KpYamuxSession *session)
+{
+        g_return_val_if_fail(session != NULL, 0);
+        return session->n_refused;
+}
+
 gsize
 kp_yamux_session_get_buffered(KpYamuxSession *session)
 {
@@ -815,9 +843,9 @@ kp_yamux_session_open_stream(KpYamuxSession *session, GError **error)
                             "yamux: no new streams after the peer's GO_AWAY");
                 return 0;
         }
-        if (g_hash_table_size(session->streams) >= KP_YAMUX_MAX_STREAMS) {
-                g_set_error(error, KP_ERROR, KP_ERROR_TOO_LARGE, "yamux: %u streams open, limit %d",
-                            g_hash_table_size(session->streams), KP_YAMUX_MAX_STREAMS);
+        if (g_hash_table_size(session->streams) >= session->max_streams) {
+                g_set_error(error, KP_ERROR, KP_ERROR_TOO_LARGE, "yamux: %u streams open, limit %u",
+                            g_hash_table_size(session->streams), session->max_streams);
                 return 0;
         }
         if (session->next_id > G_MAXUINT32) {

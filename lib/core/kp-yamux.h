@@ -58,10 +58,15 @@ G_BEGIN_DECLS
  * longer is refused from the header alone, before buffering a byte. */
 #define KP_YAMUX_MAX_FRAME KP_YAMUX_INITIAL_WINDOW
 
-/* Stream records per session, both directions; an inbound SYN beyond it gets
+/* Stream records per session by default (kp_yamux_session_set_max_streams()),
+ * both directions; an inbound SYN beyond it gets
  * RST. With receive buffering bounded by the window this caps a session's
  * receive memory at 256 * 256 KiB = 64 MiB even if the host never reads. */
 #define KP_YAMUX_MAX_STREAMS 256
+/* Bounds of kp_yamux_session_set_max_streams(): past 1024 one session could
+ * hold 256 MiB of received data. */
+#define KP_YAMUX_MAX_STREAMS_MIN 1
+#define KP_YAMUX_MAX_STREAMS_MAX 1024
 
 /* Inbound streams not yet acknowledged (the host has not written, closed or
  * accepted them); an inbound SYN beyond it gets RST. Below the libp2p SHOULD
@@ -187,9 +192,17 @@ const GError *kp_yamux_session_get_error(KpYamuxSession *session);
 guint kp_yamux_session_get_n_streams(KpYamuxSession *session);
 /* Received bytes buffered over all streams, awaiting the host's reads. */
 gsize kp_yamux_session_get_buffered(KpYamuxSession *session);
+/* Stream records allowed at once (default KP_YAMUX_MAX_STREAMS), within
+ * KP_YAMUX_MAX_STREAMS_MIN .. KP_YAMUX_MAX_STREAMS_MAX. Lowering it below the
+ * streams already open refuses new ones until enough are released. */
+void kp_yamux_session_set_max_streams(KpYamuxSession *session, guint max_streams);
+guint kp_yamux_session_get_max_streams(KpYamuxSession *session);
+/* Inbound SYNs answered with RST because of the stream limit or the ACK
+ * backlog (not those refused after a GO_AWAY), so the host can log them. */
+guint64 kp_yamux_session_get_n_refused(KpYamuxSession *session);
 
 /* Allocates the next id of our parity; 0 with @error: KP_ERROR_CLOSED (GO_AWAY
- * or failed session), KP_ERROR_TOO_LARGE (KP_YAMUX_MAX_STREAMS, ids used up). */
+ * or failed session), KP_ERROR_TOO_LARGE (the stream limit, ids used up). */
 guint32 kp_yamux_session_open_stream(KpYamuxSession *session, GError **error);
 
 /* Returns the bytes accepted (0 to @len, see back-pressure above) or -1 with

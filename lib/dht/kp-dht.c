@@ -22,6 +22,7 @@ struct _KpDht {
         GStrv protocols;
         gboolean client_mode;
         guint k, alpha, request_timeout_ms, refresh_interval_ms;
+        guint max_message;
         KpRoutingTable *rt;
         KpRecordStore *records;
         KpProviderStore *providers;
@@ -543,8 +544,11 @@ inbound_on_data(KpStream *stream, const guint8 *data, gsize len, gpointer user_d
                 gsize used = 0;
                 gboolean reset = FALSE;
 
-                if (!kp_lp_reader_feed(&in->reader, data, len, &used, &message, &error))
+                if (!kp_lp_reader_feed(&in->reader, data, len, &used, &message, &error)) {
+                        if (g_error_matches(error, KP_ERROR, KP_ERROR_TOO_LARGE))
+                                g_prefix_error(&error, "MaxKadMessageBytes %u: ", dht->max_message);
                         goto refuse;
+                }
                 data += used;
                 len -= used;
                 if (message == NULL)
@@ -615,7 +619,7 @@ on_kad_stream(KpStream *stream, gpointer user_data)
         in = g_new0(Inbound, 1);
         in->dht = dht;
         in->stream = kp_stream_ref(stream);
-        kp_lp_reader_init(&in->reader, KP_KAD_MAX_MESSAGE);
+        kp_lp_reader_init(&in->reader, dht->max_message);
         dht->inbound = g_list_prepend(dht->inbound, in);
         dht->n_inbound++;
         kp_stream_set_callbacks(stream, &callbacks, in);
@@ -1407,6 +1411,22 @@ kp_dht_new(KpHost *host, const KpDhtConfig *config)
         dht->rt = kp_routing_table_new(&dht->self, dht->k);
         dht->records = kp_record_store_new(&dht->self);
         dht->providers = kp_provider_store_new(&dht->self);
+        dht->max_message = config->max_message != 0 ? config->max_message : KP_KAD_MAX_MESSAGE;
+        if (dht->max_message < KP_DHT_MAX_MESSAGE_MIN || dht->max_message > KP_KAD_MAX_MESSAGE) {
+                g_critical("kp_dht_new: max_message %u not within %d .. %d", dht->max_message,
+                           KP_DHT_MAX_MESSAGE_MIN, KP_KAD_MAX_MESSAGE);
+                dht->max_message = KP_KAD_MAX_MESSAGE;
+        }
+        kp_record_store_set_limits(
+            dht->records,
+            config->max_records != 0 ? config->max_records : KP_RECORD_STORE_MAX_RECORDS,
+            config->max_records_per_peer != 0 ? config->max_records_per_peer
+                                              : KP_RECORD_STORE_MAX_PER_PEER);
+        kp_provider_store_set_limits(
+            dht->providers,
+            config->max_providers != 0 ? config->max_providers : KP_PROVIDER_STORE_MAX_TOTAL,
+            config->max_providers_per_peer != 0 ? config->max_providers_per_peer
+                                                : KP_PROVIDER_STORE_MAX_PER_PEER);
         if (!dht->client_mode) {
                 for (guint i = 0; dht->protocols[i] != NULL; i++)
                         kp_host_set_stream_handler(host, dht->protocols[i], on_kad_stream, dht);

@@ -39,6 +39,9 @@ G_BEGIN_DECLS
 #define KP_DHT_MAX_INBOUND_STREAMS 512
 /* Requests answered on one inbound stream before it is reset. */
 #define KP_DHT_MAX_REQUESTS_PER_STREAM 256
+/* The smallest inbound message limit: a PUT_VALUE of a kameo registration
+ * needs a few hundred bytes. */
+#define KP_DHT_MAX_MESSAGE_MIN 1024
 
 typedef struct {
         const char *const *protocols; /* NULL: { KP_DHT_PROTOCOL_KAMEO } */
@@ -47,6 +50,14 @@ typedef struct {
         guint alpha;                  /* 0: KP_KAD_ALPHA */
         guint request_timeout_ms;     /* 0: KP_DHT_REQUEST_TIMEOUT_MS */
         guint refresh_interval_ms;    /* 0: KP_DHT_REFRESH_INTERVAL_MS */
+        /* Limits on what peers may store here and send; 0: the default
+         * named in the comment. Inbound requests longer than max_message
+         * reset their stream (KP_DHT_MAX_MESSAGE_MIN .. KP_KAD_MAX_MESSAGE). */
+        guint max_message;            /* KP_KAD_MAX_MESSAGE */
+        guint max_records;            /* KP_RECORD_STORE_MAX_RECORDS */
+        guint max_records_per_peer;   /* KP_RECORD_STORE_MAX_PER_PEER */
+        guint max_providers;          /* KP_PROVIDER_STORE_MAX_TOTAL */
+        guint max_providers_per_peer; /* KP_PROVIDER_STORE_MAX_PER_PEER */
 } KpDhtConfig;
 
 typedef struct {

@@ -13,6 +13,8 @@ struct _KpProviderStore {
         GHashTable *keys;     /* GBytes -> GPtrArray of KpProvider* */
         GHashTable *per_peer; /* base58 peer id -> count of keys */
         guint total;
+        guint max_total;
+        guint max_per_peer;
 };
 
 static void
@@ -22,12 +24,25 @@ provider_free(KpProvider *p)
         g_free(p);
 }
 
+void
+kp_provider_store_set_limits(KpProviderStore *store, guint max_total, guint max_per_peer)
+{
+        g_return_if_fail(max_total >= KP_PROVIDER_STORE_LIMIT_MIN
+                         && max_total <= KP_PROVIDER_STORE_LIMIT_MAX);
+        g_return_if_fail(max_per_peer >= KP_PROVIDER_STORE_LIMIT_MIN
+                         && max_per_peer <= KP_PROVIDER_STORE_LIMIT_MAX);
+        store->max_total = max_total;
+        store->max_per_peer = max_per_peer;
+}
+
 KpProviderStore *
 kp_provider_store_new(const KpPeerId *self)
 {
         KpProviderStore *store = g_new0(KpProviderStore, 1);
 
         store->self = *self;
+        store->max_total = KP_PROVIDER_STORE_MAX_TOTAL;
+        store->max_per_peer = KP_PROVIDER_STORE_MAX_PER_PEER;
         store->keys
             = g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref,
                                     (GDestroyNotify)g_ptr_array_unref);
@@ -106,16 +121,17 @@ kp_provider_store_add(KpProviderStore *store, GBytes *key, const KpKadPeer *prov
                             KP_PROVIDER_STORE_MAX_PER_KEY);
                 return FALSE;
         }
-        if (store->total >= KP_PROVIDER_STORE_MAX_TOTAL) {
+        if (store->total >= store->max_total) {
                 g_set_error(error, KP_ERROR, KP_ERROR_TOO_LARGE,
-                            "provider store holds %d providers already",
-                            KP_PROVIDER_STORE_MAX_TOTAL);
+                            "provider store holds %u providers already (MaxDhtProviders)",
+                            store->total);
                 return FALSE;
         }
-        if (!local && peer_count(store, &provider->id) >= KP_PROVIDER_STORE_MAX_PER_PEER) {
+        if (!local && peer_count(store, &provider->id) >= store->max_per_peer) {
                 g_set_error(error, KP_ERROR, KP_ERROR_TOO_LARGE,
-                            "provider store holds %d keys of this peer already",
-                            KP_PROVIDER_STORE_MAX_PER_PEER);
+                            "provider store holds %u keys of this peer already "
+                            "(MaxDhtProvidersPerPeer)",
+                            peer_count(store, &provider->id));
                 return FALSE;
         }
         if (list == NULL) {

@@ -20,11 +20,18 @@ G_BEGIN_DECLS
 #define KP_PROVIDER_STORE_MAX_PER_KEY  64
 #define KP_PROVIDER_STORE_MAX_PER_PEER 256
 #define KP_PROVIDER_STORE_MAX_TOTAL    16384
+/* Bounds of kp_provider_store_set_limits(). */
+#define KP_PROVIDER_STORE_LIMIT_MIN 1
+#define KP_PROVIDER_STORE_LIMIT_MAX (1024 * 1024)
 
 typedef struct _KpProviderStore KpProviderStore;
 
 KpProviderStore *kp_provider_store_new(const KpPeerId *self);
 void kp_provider_store_free(KpProviderStore *store);
+/* Providers in total (default KP_PROVIDER_STORE_MAX_TOTAL) and keys one
+ * peer may provide (default KP_PROVIDER_STORE_MAX_PER_PEER) from now on,
+ * within KP_PROVIDER_STORE_LIMIT_MIN .. KP_PROVIDER_STORE_LIMIT_MAX. */
+void kp_provider_store_set_limits(KpProviderStore *store, guint max_total, guint max_per_peer);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KpProviderStore, kp_provider_store_free)
 
 /* Records @provider (id and addresses) for @key, or refreshes it. A

@@ -10,6 +10,8 @@ struct _KpRecordStore {
         GHashTable *records;  /* GBytes key -> KpStoredRecord* */
         GHashTable *per_peer; /* KpPeerId* (owned copy) -> count */
         gsize bytes;
+        guint max_records;
+        guint max_per_peer;
 };
 
 static void
@@ -67,12 +69,25 @@ kp_record_validate(const guint8 *key, gsize key_len, const guint8 *value, gsize 
         return TRUE;
 }
 
+void
+kp_record_store_set_limits(KpRecordStore *store, guint max_records, guint max_per_peer)
+{
+        g_return_if_fail(max_records >= KP_RECORD_STORE_LIMIT_MIN
+                         && max_records <= KP_RECORD_STORE_LIMIT_MAX);
+        g_return_if_fail(max_per_peer >= KP_RECORD_STORE_LIMIT_MIN
+                         && max_per_peer <= KP_RECORD_STORE_LIMIT_MAX);
+        store->max_records = max_records;
+        store->max_per_peer = max_per_peer;
+}
+
 KpRecordStore *
 kp_record_store_new(const KpPeerId *self)
 {
         KpRecordStore *store = g_new0(KpRecordStore, 1);
 
         store->self = *self;
+        store->max_records = KP_RECORD_STORE_MAX_RECORDS;
+        store->max_per_peer = KP_RECORD_STORE_MAX_PER_PEER;
         store->records
             = g_hash_table_new_full(g_bytes_hash, g_bytes_equal, NULL, (GDestroyNotify)stored_free);
         store->per_peer
@@ -144,9 +159,10 @@ kp_record_store_put(KpRecordStore *store, GBytes *key, GBytes *value, const KpPe
                 if (old->local && !local)
                         return TRUE;
         }
-        if (old == NULL && g_hash_table_size(store->records) >= KP_RECORD_STORE_MAX_RECORDS) {
+        if (old == NULL && g_hash_table_size(store->records) >= store->max_records) {
                 g_set_error(error, KP_ERROR, KP_ERROR_TOO_LARGE,
-                            "record store holds %d records already", KP_RECORD_STORE_MAX_RECORDS);
+                            "record store holds %u records already (MaxDhtRecords)",
+                            g_hash_table_size(store->records));
                 return FALSE;
         }
         if (store->bytes - old_bytes + klen + vlen > KP_RECORD_STORE_MAX_BYTES) {
@@ -154,10 +170,11 @@ kp_record_store_put(KpRecordStore *store, GBytes *key, GBytes *value, const KpPe
                             "record store would exceed %d bytes", KP_RECORD_STORE_MAX_BYTES);
                 return FALSE;
         }
-        if (!local && peer_count(store, sender) - same_sender >= KP_RECORD_STORE_MAX_PER_PEER) {
+        if (!local && peer_count(store, sender) - same_sender >= store->max_per_peer) {
                 g_set_error(error, KP_ERROR, KP_ERROR_TOO_LARGE,
-                            "record store holds %d records of this peer already",
-                            KP_RECORD_STORE_MAX_PER_PEER);
+                            "record store holds %u records of this peer already "
+                            "(MaxDhtRecordsPerPeer)",
+                            peer_count(store, sender) - same_sender);
                 return FALSE;
         }
         if (old != NULL)

@@ -26,10 +26,15 @@ G_BEGIN_DECLS
  * keeps network values smaller still. */
 #define KP_RECORD_MAX_VALUE (64 * 1024)
 #define KP_RECORD_MAX_KEY   1024
-/* Totals across all peers, and what one peer may hold of them. */
+/* Totals across all peers, and what one peer may hold of them (the
+ * defaults; kp_record_store_set_limits() changes the counts within
+ * KP_RECORD_STORE_LIMIT_MIN .. KP_RECORD_STORE_LIMIT_MAX, while the bytes
+ * stay bounded by KP_RECORD_STORE_MAX_BYTES whatever the counts). */
 #define KP_RECORD_STORE_MAX_RECORDS  4096
 #define KP_RECORD_STORE_MAX_BYTES    (16 * 1024 * 1024)
 #define KP_RECORD_STORE_MAX_PER_PEER 64
+#define KP_RECORD_STORE_LIMIT_MIN    1
+#define KP_RECORD_STORE_LIMIT_MAX    65536
 /* kameo: records live one hour and are republished every 30 minutes. */
 #define KP_RECORD_TTL_MS       (60 * 60 * 1000)
 #define KP_RECORD_REPUBLISH_MS (30 * 60 * 1000)
@@ -54,6 +59,10 @@ gboolean kp_record_validate(const guint8 *key, gsize key_len, const guint8 *valu
 
 KpRecordStore *kp_record_store_new(const KpPeerId *self);
 void kp_record_store_free(KpRecordStore *store);
+/* Records in total and per sending peer from now on (records already held
+ * stay); both within KP_RECORD_STORE_LIMIT_MIN .. KP_RECORD_STORE_LIMIT_MAX.
+ * Our own records count toward the total but not per peer. */
+void kp_record_store_set_limits(KpRecordStore *store, guint max_records, guint max_per_peer);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KpRecordStore, kp_record_store_free)
 
 /* Validates and stores (replacing an older value of the same key). @ttl_ms

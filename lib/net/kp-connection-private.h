@@ -49,6 +49,8 @@ struct _KpConnection {
 
         guint handshake_timeout_id;
         guint idle_timeout_id;
+        guint idle_timeout_ms;    /* the host's when the connection was made */
+        guint64 n_refused_logged; /* yamux's refused stream count, as logged */
         gint64 last_input_us;
         guint dispatch_depth; /* > 0 while handling input: flush once at the end */
         GByteArray *scratch;  /* plaintext, and ciphertext on the way out */
@@ -93,3 +95,18 @@ gboolean kp_stream_start_outbound(KpStream *stream, const char *const *protocols
 /* kp-host.c */
 KpStreamHandlerFunc kp_host_lookup_handler(KpHost *host, const char *protocol,
                                            gpointer *ret_user_data);
+
+/* Why a connection or stream was refused: one rate-limited log line each. */
+typedef enum {
+        KP_HOST_REFUSAL_CONNECTIONS,
+        KP_HOST_REFUSAL_CONNECTIONS_PER_IP,
+        KP_HOST_REFUSAL_PENDING,
+        KP_HOST_REFUSAL_PENDING_PER_IP,
+        KP_HOST_REFUSAL_STREAMS,
+        KP_HOST_REFUSAL_N,
+} KpHostRefusal;
+
+/* Logs @text about @remote (@count refusals) at most once per
+ * KP_HOST_REFUSAL_LOG_INTERVAL_MS for @reason; the rest are summed up. */
+void kp_host_log_refusal(KpHost *host, KpHostRefusal reason, guint count, const char *remote,
+                         const char *text);

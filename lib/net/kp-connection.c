@@ -223,13 +223,12 @@ on_idle_timeout(gpointer user_data)
         g_autoptr(GError) error = NULL;
 
         conn->idle_timeout_id = 0;
-        if (idle_ms < KP_HOST_IDLE_TIMEOUT_MS) {
-                conn->idle_timeout_id = g_timeout_add((guint)(KP_HOST_IDLE_TIMEOUT_MS - idle_ms),
+        if (idle_ms < conn->idle_timeout_ms) {
+                conn->idle_timeout_id = g_timeout_add((guint)(conn->idle_timeout_ms - idle_ms),
                                                       on_idle_timeout, conn);
                 return G_SOURCE_REMOVE;
         }
-        error = g_error_new(KP_ERROR, KP_ERROR_TIMEOUT, "idle for %d s",
-                            KP_HOST_IDLE_TIMEOUT_MS / 1000);
+        error = g_error_new(KP_ERROR, KP_ERROR_TIMEOUT, "idle for %u ms", conn->idle_timeout_ms);
         connection_fail(conn, error);
         return G_SOURCE_REMOVE;
 }
@@ -240,12 +239,14 @@ start_yamux(KpConnection *conn)
         conn->yamux = kp_yamux_session_new(conn->direction == KP_CONNECTION_OUTBOUND
                                                ? KP_YAMUX_ROLE_CLIENT
                                                : KP_YAMUX_ROLE_SERVER);
+        kp_yamux_session_set_max_streams(
+            conn->yamux, kp_host_get_limits(conn->host)->max_streams_per_connection);
         conn->streams = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)kp_stream_unref);
         conn->stage = KP_CONNECTION_STAGE_OPEN;
         g_clear_pointer(&conn->mss, kp_mss_free);
         g_clear_handle_id(&conn->handshake_timeout_id, g_source_remove);
         conn->upgrade_us = g_get_monotonic_time() - conn->connected_us;
-        conn->idle_timeout_id = g_timeout_add(KP_HOST_IDLE_TIMEOUT_MS, on_idle_timeout, conn);
+        conn->idle_timeout_id = g_timeout_add(conn->idle_timeout_ms, on_idle_timeout, conn);
         if (conn->host_callbacks.established != NULL)
                 conn->host_callbacks.established(conn, conn->host_data);
 }
@@ -317,6 +318,30 @@ dispatch_yamux_events(KpConnection *conn)
         }
 }
 
+/* Inbound streams yamux reset for the stream limit since the last look. */
+static void
+log_refused_streams(KpConnection *conn)
+{
+        guint64 n = kp_yamux_session_get_n_refused(conn->yamux);
+        g_autofree char *peer = NULL;
+        g_autofree char *remote = NULL;
+        g_autofree char *text = NULL;
+
+        if (n == conn->n_refused_logged)
+                return;
+        peer = kp_peer_id_to_string(&conn->remote_peer);
+        remote
+            = conn->remote_addr != NULL ? kp_multiaddr_to_string(conn->remote_addr) : g_strdup("?");
+        text = g_strdup_printf("reset %" G_GUINT64_FORMAT " new stream%s from %s at %s: %u "
+                               "streams open on this connection (MaxStreamsPerConnection)",
+                               n - conn->n_refused_logged,
+                               n - conn->n_refused_logged == 1 ? "" : "s", peer, remote,
+                               kp_yamux_session_get_n_streams(conn->yamux));
+        kp_host_log_refusal(conn->host, KP_HOST_REFUSAL_STREAMS,
+                            (guint)MIN(n - conn->n_refused_logged, G_MAXUINT), remote, text);
+        conn->n_refused_logged = n;
+}
+
 /* Decrypted bytes: the muxer negotiation, then yamux. */
 static void
 handle_plaintext(KpConnection *conn, const guint8 *data, gsize len)
@@ -344,6 +369,7 @@ handle_plaintext(KpConnection *conn, const guint8 *data, gsize len)
                         connection_fail(conn, error);
                         return;
                 }
+                log_refused_streams(conn);
                 dispatch_yamux_events(conn);
                 return;
         }
@@ -451,6 +477,7 @@ kp_connection_new(KpHost *host, GSocketConnection *socket_conn, KpConnectionDire
         conn->plain = g_byte_array_new();
         conn->connected_us = g_get_monotonic_time();
         conn->last_input_us = conn->connected_us;
+        conn->idle_timeout_ms = kp_host_get_limits(host)->idle_timeout_ms;
         if (expected != NULL) {
                 conn->has_expected_peer = TRUE;
                 conn->expected_peer = *expected;

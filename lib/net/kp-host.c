@@ -1,6 +1,7 @@
 /* The host: listeners, dials, connections and the protocol handler table. */
 #define G_LOG_DOMAIN "kp-net"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <stdlib.h>
@@ -26,6 +27,26 @@ typedef struct {
         gpointer user_data;
 } KpHostListener;
 
+static const char *const refusal_limit_names[KP_HOST_REFUSAL_N] = {
+        "MaxConnections",          "MaxConnectionsPerIP",
+        "MaxPendingHandshakes",    "MaxPendingHandshakesPerIP",
+        "MaxStreamsPerConnection",
+};
+
+typedef struct {
+        KpHost *host;
+        KpHostRefusal reason;
+        gint64 last_us;   /* last line logged */
+        guint suppressed; /* refusals since, not logged one by one */
+        guint summary_id; /* logs the sum at the end of the interval */
+} KpRefusalLog;
+
+/* Connections from or to one IP address. */
+typedef struct {
+        guint connections; /* pending and established */
+        guint pending;
+} KpIpCount;
+
 struct _KpHost {
         const KpKeypair *identity;
         KpPeerId self;
@@ -35,7 +56,11 @@ struct _KpHost {
         GPtrArray *listen_addrs; /* KpMultiaddr* */
         GHashTable *connections; /* KpConnection* -> KpHostConnData* */
         GArray *listeners;       /* KpHostListener */
-        guint handshake_timeout_ms;
+        KpHostLimits limits;
+        GHashTable *per_ip; /* IP text -> KpIpCount */
+        guint n_pending;    /* connections in their handshake */
+        guint64 n_refused;
+        KpRefusalLog refusals[KP_HOST_REFUSAL_N];
         /* Dials under way, by peer: a second dial of the same peer waits for
          * the first instead of opening another connection. */
         GHashTable *pending_dials; /* KpPeerId* (owned) -> GPtrArray of GTask* */
@@ -59,6 +84,8 @@ typedef struct {
         KpHost *host;
         GTask *dial_task; /* until established or failed */
         gboolean established;
+        char *ip;         /* key in per_ip */
+        gboolean pending; /* counted in n_pending */
 } KpHostConnData;
 
 typedef struct {
@@ -103,7 +130,12 @@ kp_host_new(const KpKeypair *identity)
                                                     (GDestroyNotify)g_ptr_array_unref);
         host->listeners = g_array_new(FALSE, FALSE, sizeof(KpHostListener));
         host->acceptors = g_ptr_array_new_with_free_func((GDestroyNotify)kp_acceptor_free);
-        host->handshake_timeout_ms = KP_HOST_HANDSHAKE_TIMEOUT_MS;
+        host->per_ip = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        kp_host_limits_init(&host->limits);
+        for (guint i = 0; i < KP_HOST_REFUSAL_N; i++) {
+                host->refusals[i].host = host;
+                host->refusals[i].reason = (KpHostRefusal)i;
+        }
         return host;
 }
 
@@ -115,6 +147,9 @@ kp_host_free(KpHost *host)
         kp_host_close_all(host);
         g_ptr_array_unref(host->acceptors);
         g_hash_table_unref(host->connections);
+        g_hash_table_unref(host->per_ip);
+        for (guint i = 0; i < KP_HOST_REFUSAL_N; i++)
+                g_clear_handle_id(&host->refusals[i].summary_id, g_source_remove);
         g_hash_table_unref(host->pending_dials);
         g_clear_pointer(&host->advertised, g_ptr_array_unref);
         g_hash_table_unref(host->handlers);
@@ -125,17 +160,143 @@ kp_host_free(KpHost *host)
 }
 
 void
+kp_host_limits_init(KpHostLimits *limits)
+{
+        limits->max_connections = KP_HOST_MAX_CONNECTIONS;
+        limits->max_connections_per_ip = KP_HOST_MAX_CONNECTIONS_PER_IP;
+        limits->max_pending_handshakes = KP_HOST_MAX_PENDING_HANDSHAKES;
+        limits->max_pending_handshakes_per_ip = KP_HOST_MAX_PENDING_HANDSHAKES_PER_IP;
+        limits->handshake_timeout_ms = KP_HOST_HANDSHAKE_TIMEOUT_MS;
+        limits->idle_timeout_ms = KP_HOST_IDLE_TIMEOUT_MS;
+        limits->max_streams_per_connection = KP_YAMUX_MAX_STREAMS;
+}
+
+static gboolean
+check_bounds(const char *name, guint value, guint min, guint max, GError **error)
+{
+        if (value >= min && value <= max)
+                return TRUE;
+        g_set_error(error, KP_ERROR, KP_ERROR_INVALID, "%s is %u, not within %u .. %u", name, value,
+                    min, max);
+        return FALSE;
+}
+
+gboolean
+kp_host_limits_validate(const KpHostLimits *l, GError **error)
+{
+        return check_bounds("max_connections", l->max_connections, KP_HOST_LIMIT_COUNT_MIN,
+                            KP_HOST_LIMIT_COUNT_MAX, error)
+               && check_bounds("max_connections_per_ip", l->max_connections_per_ip,
+                               KP_HOST_LIMIT_COUNT_MIN, KP_HOST_LIMIT_COUNT_MAX, error)
+               && check_bounds("max_pending_handshakes", l->max_pending_handshakes,
+                               KP_HOST_LIMIT_COUNT_MIN, KP_HOST_LIMIT_COUNT_MAX, error)
+               && check_bounds("max_pending_handshakes_per_ip", l->max_pending_handshakes_per_ip,
+                               KP_HOST_LIMIT_COUNT_MIN, KP_HOST_LIMIT_COUNT_MAX, error)
+               && check_bounds("handshake_timeout_ms", l->handshake_timeout_ms,
+                               KP_HOST_HANDSHAKE_TIMEOUT_MIN_MS, KP_HOST_HANDSHAKE_TIMEOUT_MAX_MS,
+                               error)
+               && check_bounds("idle_timeout_ms", l->idle_timeout_ms, KP_HOST_IDLE_TIMEOUT_MIN_MS,
+                               KP_HOST_IDLE_TIMEOUT_MAX_MS, error)
+               && check_bounds("max_streams_per_connection", l->max_streams_per_connection,
+                               KP_YAMUX_MAX_STREAMS_MIN, KP_YAMUX_MAX_STREAMS_MAX, error);
+}
+
+void
+kp_host_set_limits(KpHost *host, const KpHostLimits *limits)
+{
+        g_autoptr(GError) error = NULL;
+
+        if (!kp_host_limits_validate(limits, &error)) {
+                g_critical("kp_host_set_limits: %s", error->message);
+                return;
+        }
+        host->limits = *limits;
+}
+
+const KpHostLimits *
+kp_host_get_limits(KpHost *host)
+{
+        return &host->limits;
+}
+
+void
 kp_host_set_handshake_timeout(KpHost *host, guint ms)
 {
         g_return_if_fail(ms >= KP_HOST_HANDSHAKE_TIMEOUT_MIN_MS
                          && ms <= KP_HOST_HANDSHAKE_TIMEOUT_MAX_MS);
-        host->handshake_timeout_ms = ms;
+        host->limits.handshake_timeout_ms = ms;
 }
 
 guint
 kp_host_get_handshake_timeout(KpHost *host)
 {
-        return host->handshake_timeout_ms;
+        return host->limits.handshake_timeout_ms;
+}
+
+guint
+kp_host_get_n_pending_handshakes(KpHost *host, const char *ip)
+{
+        KpIpCount *c;
+
+        if (ip == NULL)
+                return host->n_pending;
+        c = g_hash_table_lookup(host->per_ip, ip);
+        return c != NULL ? c->pending : 0;
+}
+
+guint
+kp_host_get_n_connections_for_ip(KpHost *host, const char *ip)
+{
+        KpIpCount *c = g_hash_table_lookup(host->per_ip, ip);
+
+        return c != NULL ? c->connections : 0;
+}
+
+guint64
+kp_host_get_n_refused(KpHost *host)
+{
+        return host->n_refused;
+}
+
+static gboolean
+on_refusal_summary(gpointer user_data)
+{
+        KpRefusalLog *r = user_data;
+
+        r->summary_id = 0;
+        if (r->suppressed > 0)
+                g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "KPING_LIMIT",
+                                 refusal_limit_names[r->reason], "MESSAGE",
+                                 "refused %u more %s in the last %d ms (%s)", r->suppressed,
+                                 r->reason == KP_HOST_REFUSAL_STREAMS ? "streams" : "connections",
+                                 KP_HOST_REFUSAL_LOG_INTERVAL_MS, refusal_limit_names[r->reason]);
+        r->suppressed = 0;
+        r->last_us = g_get_monotonic_time();
+        return G_SOURCE_REMOVE;
+}
+
+/* Logs @text (the reason, naming the limit) unless a line for the same
+ * reason went out less than KP_HOST_REFUSAL_LOG_INTERVAL_MS ago; those are
+ * counted and summed up once the interval is over, so a flood costs at most
+ * two lines per interval and reason. */
+void
+kp_host_log_refusal(KpHost *host, KpHostRefusal reason, guint count, const char *remote,
+                    const char *text)
+{
+        KpRefusalLog *r = &host->refusals[reason];
+        gint64 now = g_get_monotonic_time();
+        gint64 interval_us = (gint64)KP_HOST_REFUSAL_LOG_INTERVAL_MS * 1000;
+
+        if (r->summary_id == 0 && (r->last_us == 0 || now - r->last_us >= interval_us)) {
+                g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "KPING_REMOTE_ADDR", remote,
+                                 "KPING_LIMIT", refusal_limit_names[reason], "MESSAGE", "%s", text);
+                r->last_us = now;
+                return;
+        }
+        r->suppressed += count;
+        if (r->summary_id == 0)
+                r->summary_id = g_timeout_add(
+                    (guint)MAX((r->last_us + interval_us - now) / 1000, 1), on_refusal_summary, r);
 }
 
 const KpPeerId *
@@ -198,6 +359,125 @@ kp_host_lookup_handler(KpHost *host, const char *protocol, gpointer *ret_user_da
         return h->func;
 }
 
+/* "1.2.3.4" or "::1", an IPv4-mapped IPv6 address as its IPv4 address;
+ * NULL for other families. @ret_remote: the address with its port, for
+ * logs. */
+static char *
+ip_from_native(const struct sockaddr *sa, char **ret_remote)
+{
+        char buf[INET6_ADDRSTRLEN] = "";
+        guint16 port;
+        gboolean v6 = FALSE;
+
+        if (sa->sa_family == AF_INET) {
+                const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+                inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
+                port = ntohs(in->sin_port);
+        } else if (sa->sa_family == AF_INET6) {
+                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+                port = ntohs(in6->sin6_port);
+                if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+                        inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], buf, sizeof buf);
+                } else {
+                        inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf);
+                        v6 = TRUE;
+                }
+        } else {
+                return NULL;
+        }
+        if (ret_remote != NULL)
+                *ret_remote = g_strdup_printf(v6 ? "[%s]:%u" : "%s:%u", buf, port);
+        return g_strdup(buf);
+}
+
+static char *
+ip_from_socket_connection(GSocketConnection *sc)
+{
+        g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address(sc, NULL);
+        struct sockaddr_storage ss;
+
+        if (remote == NULL || !g_socket_address_to_native(remote, &ss, sizeof ss, NULL))
+                return NULL;
+        return ip_from_native((const struct sockaddr *)&ss, NULL);
+}
+
+/* A connection starts pending: counted in total and for its IP. */
+static void
+count_connection(KpHost *host, KpHostConnData *d)
+{
+        d->pending = TRUE;
+        host->n_pending++;
+        if (d->ip != NULL) {
+                KpIpCount *c = g_hash_table_lookup(host->per_ip, d->ip);
+                if (c == NULL) {
+                        c = g_new0(KpIpCount, 1);
+                        g_hash_table_insert(host->per_ip, g_strdup(d->ip), c);
+                }
+                c->connections++;
+                c->pending++;
+        }
+}
+
+static void
+count_handshake_over(KpHost *host, KpHostConnData *d)
+{
+        KpIpCount *c;
+
+        if (!d->pending)
+                return;
+        d->pending = FALSE;
+        host->n_pending--;
+        c = d->ip != NULL ? g_hash_table_lookup(host->per_ip, d->ip) : NULL;
+        if (c != NULL)
+                c->pending--;
+}
+
+static void
+uncount_connection(KpHost *host, KpHostConnData *d)
+{
+        KpIpCount *c;
+
+        count_handshake_over(host, d);
+        c = d->ip != NULL ? g_hash_table_lookup(host->per_ip, d->ip) : NULL;
+        if (c != NULL && --c->connections == 0)
+                g_hash_table_remove(host->per_ip, d->ip);
+        g_clear_pointer(&d->ip, g_free);
+}
+
+/* TRUE when an inbound connection from @ip may be accepted; else the
+ * refusal is counted and logged. The most specific limit is named. */
+static gboolean
+admit_inbound(KpHost *host, const char *ip, const char *remote)
+{
+        const KpHostLimits *l = &host->limits;
+        KpIpCount *c = g_hash_table_lookup(host->per_ip, ip);
+        guint total = g_hash_table_size(host->connections);
+        g_autofree char *why = NULL;
+        g_autofree char *text = NULL;
+        KpHostRefusal reason;
+
+        if (c != NULL && c->connections >= l->max_connections_per_ip) {
+                reason = KP_HOST_REFUSAL_CONNECTIONS_PER_IP;
+                why = g_strdup_printf("%u connections from this address", c->connections);
+        } else if (c != NULL && c->pending >= l->max_pending_handshakes_per_ip) {
+                reason = KP_HOST_REFUSAL_PENDING_PER_IP;
+                why = g_strdup_printf("%u pending handshakes from this address", c->pending);
+        } else if (total >= l->max_connections) {
+                reason = KP_HOST_REFUSAL_CONNECTIONS;
+                why = g_strdup_printf("%u connections in total", total);
+        } else if (host->n_pending >= l->max_pending_handshakes) {
+                reason = KP_HOST_REFUSAL_PENDING;
+                why = g_strdup_printf("%u pending handshakes in total", host->n_pending);
+        } else {
+                return TRUE;
+        }
+        host->n_refused++;
+        text = g_strdup_printf("refused connection from %s: %s (%s)", remote, why,
+                               refusal_limit_names[reason]);
+        kp_host_log_refusal(host, reason, 1, remote, text);
+        return FALSE;
+}
+
 static void
 on_conn_established(KpConnection *conn, gpointer user_data)
 {
@@ -205,6 +485,7 @@ on_conn_established(KpConnection *conn, gpointer user_data)
         KpHost *host = d->host;
 
         d->established = TRUE;
+        count_handshake_over(host, d);
         for (guint i = 0; i < host->listeners->len; i++) {
                 KpHostListener *l = &g_array_index(host->listeners, KpHostListener, i);
                 if (l->callbacks.connection_established != NULL)
@@ -250,6 +531,7 @@ on_conn_closed(KpConnection *conn, const GError *error, gpointer user_data)
         }
         /* Frees @d and drops the host's reference. */
         if (g_hash_table_steal(host->connections, conn)) {
+                uncount_connection(host, d);
                 g_free(d);
                 kp_connection_unref(conn);
         }
@@ -260,21 +542,25 @@ static const KpConnectionHostCallbacks conn_callbacks = {
         .closed = on_conn_closed,
 };
 
+/* Takes @ip (may be NULL: not counted per address). */
 static KpConnection *
 adopt_connection(KpHost *host, GSocketConnection *sc, KpConnectionDirection direction,
-                 const KpPeerId *expected, GTask *dial_task, GError **error)
+                 const KpPeerId *expected, GTask *dial_task, char *ip, GError **error)
 {
         KpHostConnData *d = g_new0(KpHostConnData, 1);
         KpConnection *conn;
 
         d->host = host;
+        d->ip = ip;
         conn = kp_connection_new(host, sc, direction, expected, &conn_callbacks, d, error);
         if (conn == NULL) {
+                g_free(d->ip);
                 g_free(d);
                 return NULL;
         }
         d->dial_task = dial_task != NULL ? g_object_ref(dial_task) : NULL;
         g_hash_table_insert(host->connections, conn, d);
+        count_connection(host, d);
         kp_connection_start(conn);
         return conn;
 }
@@ -318,8 +604,12 @@ on_acceptable(GSocket *socket, GIOCondition condition, gpointer user_data)
                 g_autoptr(GError) error = NULL;
                 g_autoptr(GSocket) accepted = NULL;
                 g_autoptr(GSocketConnection) sc = NULL;
-                int fd
-                    = accept4(g_socket_get_fd(a->socket), NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                g_autofree char *ip = NULL;
+                g_autofree char *remote = NULL;
+                struct sockaddr_storage ss = { 0 };
+                socklen_t ss_len = sizeof ss;
+                int fd = accept4(g_socket_get_fd(a->socket), (struct sockaddr *)&ss, &ss_len,
+                                 SOCK_CLOEXEC | SOCK_NONBLOCK);
 
                 if (fd < 0) {
                         int err = errno;
@@ -333,6 +623,13 @@ on_acceptable(GSocket *socket, GIOCondition condition, gpointer user_data)
                         return G_SOURCE_REMOVE;
                 }
                 a->reported = FALSE;
+                ip = ip_from_native((const struct sockaddr *)&ss, &remote);
+                /* Refused before a byte is read or written: no handshake
+                 * work, no buffers. */
+                if (ip != NULL && !admit_inbound(a->host, ip, remote)) {
+                        close(fd);
+                        continue;
+                }
                 accepted = g_socket_new_from_fd(fd, &error);
                 if (accepted == NULL) {
                         close(fd);
@@ -340,7 +637,8 @@ on_acceptable(GSocket *socket, GIOCondition condition, gpointer user_data)
                         continue;
                 }
                 sc = g_socket_connection_factory_create_connection(accepted);
-                if (adopt_connection(a->host, sc, KP_CONNECTION_INBOUND, NULL, NULL, &error)
+                if (adopt_connection(a->host, sc, KP_CONNECTION_INBOUND, NULL, NULL,
+                                     g_steal_pointer(&ip), &error)
                     == NULL)
                         g_debug("dropping an inbound connection: %s", error->message);
         }
@@ -547,8 +845,18 @@ on_tcp_connected(GObject *source, GAsyncResult *result, gpointer user_data)
                 g_task_return_error(task, g_steal_pointer(&error));
                 return;
         }
+        /* Our own dials are not refused for their address, only when the
+         * host is full. */
+        if (g_hash_table_size(d->host->connections) >= d->host->limits.max_connections) {
+                g_autofree char *text = kp_multiaddr_to_string(d->addr);
+                g_task_return_new_error(
+                    task, KP_ERROR, KP_ERROR_TOO_LARGE,
+                    "cannot connect to %s: %u connections open (MaxConnections)", text,
+                    g_hash_table_size(d->host->connections));
+                return;
+        }
         if (adopt_connection(d->host, sc, KP_CONNECTION_OUTBOUND, d->has_peer ? &d->peer : NULL,
-                             task, &error)
+                             task, ip_from_socket_connection(sc), &error)
             == NULL)
                 g_task_return_error(task, g_steal_pointer(&error));
 }

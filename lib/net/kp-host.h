@@ -21,7 +21,27 @@ G_BEGIN_DECLS
 #define KP_HOST_HANDSHAKE_TIMEOUT_MIN_MS 100
 #define KP_HOST_HANDSHAKE_TIMEOUT_MAX_MS (10 * 60 * 1000)
 /* A connection that receives nothing for this long is closed. */
-#define KP_HOST_IDLE_TIMEOUT_MS (5 * 60 * 1000)
+#define KP_HOST_IDLE_TIMEOUT_MS     (5 * 60 * 1000)
+#define KP_HOST_IDLE_TIMEOUT_MIN_MS 1000
+#define KP_HOST_IDLE_TIMEOUT_MAX_MS (24 * 60 * 60 * 1000)
+/* Connections (pending and established, both directions) at once. A new
+ * inbound socket past a limit is closed before a byte is read, with a
+ * reason logged; an outbound dial fails past KP_HOST_MAX_CONNECTIONS only.
+ * 16384 descriptors fit the usual hard RLIMIT_NOFILE of 65536 or more. */
+#define KP_HOST_MAX_CONNECTIONS 16384
+/* From one remote IP address (an IPv4-mapped IPv6 address counts as its
+ * IPv4 address). */
+#define KP_HOST_MAX_CONNECTIONS_PER_IP 256
+/* Connections still in the handshake (multistream-select, Noise, muxer):
+ * each costs Noise work, so fewer of them are allowed than connections. */
+#define KP_HOST_MAX_PENDING_HANDSHAKES        1024
+#define KP_HOST_MAX_PENDING_HANDSHAKES_PER_IP 64
+/* Bounds of every connection and handshake count in KpHostLimits. */
+#define KP_HOST_LIMIT_COUNT_MIN 1
+#define KP_HOST_LIMIT_COUNT_MAX (1024 * 1024)
+/* Refusals are logged at most once per interval and reason; the ones in
+ * between are summed up in one line at the end of the interval. */
+#define KP_HOST_REFUSAL_LOG_INTERVAL_MS 1000
 /* A dial (resolve + TCP connect + handshake) that takes longer fails. */
 #define KP_HOST_DIAL_TIMEOUT_MS 10000
 /* Interface addresses can change (DHCP, a new link): they are re-read after
@@ -118,15 +138,43 @@ typedef struct {
                                  gpointer user_data);
 } KpHostCallbacks;
 
+/* What peers may cost the host. kp_host_limits_init() fills in the
+ * defaults, the named constants above (and KP_YAMUX_MAX_STREAMS). */
+typedef struct {
+        guint max_connections;               /* KP_HOST_LIMIT_COUNT_MIN .. _MAX */
+        guint max_connections_per_ip;        /* KP_HOST_LIMIT_COUNT_MIN .. _MAX */
+        guint max_pending_handshakes;        /* KP_HOST_LIMIT_COUNT_MIN .. _MAX */
+        guint max_pending_handshakes_per_ip; /* KP_HOST_LIMIT_COUNT_MIN .. _MAX */
+        guint handshake_timeout_ms;          /* KP_HOST_HANDSHAKE_TIMEOUT_MIN_MS .. _MAX_MS */
+        guint idle_timeout_ms;               /* KP_HOST_IDLE_TIMEOUT_MIN_MS .. _MAX_MS */
+        guint max_streams_per_connection;    /* KP_YAMUX_MAX_STREAMS_MIN .. _MAX */
+} KpHostLimits;
+
+void kp_host_limits_init(KpHostLimits *limits);
+/* FALSE with KP_ERROR_INVALID naming the first field out of its bounds. */
+gboolean kp_host_limits_validate(const KpHostLimits *limits, GError **error);
+
 /* Copies nothing: @identity must outlive the host. */
 KpHost *kp_host_new(const KpKeypair *identity);
 void kp_host_free(KpHost *host);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KpHost, kp_host_free)
 
-/* For connections accepted or dialled from now on; @ms must be within
+/* @limits must pass kp_host_limits_validate(). Counts apply to the next
+ * accept or dial, timeouts and the stream limit to connections accepted or
+ * dialled from now on. */
+void kp_host_set_limits(KpHost *host, const KpHostLimits *limits);
+const KpHostLimits *kp_host_get_limits(KpHost *host);
+/* Only the handshake timeout; @ms must be within
  * KP_HOST_HANDSHAKE_TIMEOUT_MIN_MS .. KP_HOST_HANDSHAKE_TIMEOUT_MAX_MS. */
 void kp_host_set_handshake_timeout(KpHost *host, guint ms);
 guint kp_host_get_handshake_timeout(KpHost *host);
+/* Connections still in their handshake, in total or from @ip (text form,
+ * IPv4-mapped IPv6 given as IPv4; NULL: in total). */
+guint kp_host_get_n_pending_handshakes(KpHost *host, const char *ip);
+/* Connections (pending and established) from or to @ip. */
+guint kp_host_get_n_connections_for_ip(KpHost *host, const char *ip);
+/* Inbound connections refused for a limit since the host was made. */
+guint64 kp_host_get_n_refused(KpHost *host);
 
 const KpPeerId *kp_host_get_peer_id(KpHost *host);
 const KpKeypair *kp_host_get_identity(KpHost *host);

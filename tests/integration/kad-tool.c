@@ -4,9 +4,10 @@
  *
  *   kad-tool [--bootstrap MA]... [--protocol ID]... [--timeout MS] [--stats]
  *            [--hex] [--listen MA] CMD ARGS
- *   put KEY VALUE | get KEY... | provide KEY | providers KEY | find-peer PEER_ID
- *   | closest KEY | register NAME (kameo-style: provide NAME, put NAME:meta:<self>)
- *   | forge-put NAME PEER_ID | forge-provide NAME PEER_ID
+ *   put KEY VALUE [KEY VALUE]... | get KEY... | provide KEY | providers KEY
+ *   | find-peer PEER_ID | closest KEY | register NAME (kameo-style: provide NAME,
+ *   put NAME:meta:<self>) | streams PROTOCOL N | forge-put NAME PEER_ID
+ *   | forge-provide NAME PEER_ID
  *
  * The forge commands play a hostile peer against the first --bootstrap
  * peer, by hand (no lookup, no local validation): forge-put sends a
@@ -14,6 +15,17 @@
  * ADD_PROVIDER of NAME naming PEER_ID with our --listen address. forge-put
  * prints "stored" when the peer echoes the record, "refused" when it does
  * not; forge-provide prints "sent".
+ *
+ * put with several pairs stores them one after the other as one peer,
+ * printing "stored at N peers" for each (a limit on records per peer shows
+ * as 0).
+ *
+ * streams (for limits tests): dials the first --bootstrap peer, prints
+ * "peer <own id>", opens N streams proposing PROTOCOL, each with one byte
+ * written and its write side left open so that it stays busy, waits --hold
+ * MS (default 1000), prints "open=N reset=M" (streams still open, and those
+ * the peer reset or refused), then closes. N may be 0, to hold one
+ * connection open.
  *
  * --hex: KEYs are hex (binary keys, such as the CID multihashes js-libp2p
  * uses for providers). --listen: listen on MA so that provider records
@@ -183,6 +195,84 @@ forge_send(KpHost *host, const char *peer_addr, const KpKadMessage *msg, gboolea
         return TRUE;
 }
 
+typedef struct {
+        guint n_closed;
+        guint n_failed;
+} StreamCount;
+
+static void
+on_held_stream_closed(KpStream *stream, const GError *error, gpointer user_data)
+{
+        StreamCount *c = user_data;
+
+        c->n_closed++;
+        if (error != NULL)
+                c->n_failed++;
+}
+
+static gboolean
+on_hold_over(gpointer user_data)
+{
+        *(gboolean *)user_data = TRUE;
+        return G_SOURCE_REMOVE;
+}
+
+/* The streams command; see the top of the file. */
+static int
+hold_streams(KpHost *host, const char *bootstrap, const char *protocol, guint n, guint hold_ms)
+{
+        static const KpStreamCallbacks callbacks = { .closed = on_held_stream_closed };
+        const char *const protocols[] = { protocol, NULL };
+        g_autoptr(KpMultiaddr) ma = NULL;
+        g_autoptr(KpConnection) conn = NULL;
+        g_autoptr(GPtrArray) streams
+            = g_ptr_array_new_with_free_func((GDestroyNotify)kp_stream_unref);
+        g_autoptr(GError) error = NULL;
+        StreamCount count = { 0 };
+        Wait w = { NULL, FALSE };
+        gboolean over = FALSE;
+        guint n_open_failed = 0;
+
+        if (bootstrap == NULL) {
+                fprintf(stderr, "kad-tool: streams needs --bootstrap\n");
+                return 2;
+        }
+        ma = kp_multiaddr_new_from_string(bootstrap, &error);
+        if (ma == NULL)
+                return fail("--bootstrap", error);
+        kp_host_dial_async(host, ma, NULL, on_done, &w);
+        conn = kp_host_dial_finish(host, wait_for(&w), &error);
+        g_clear_object(&w.result);
+        if (conn == NULL)
+                return fail("dial", error);
+        {
+                g_autofree char *id = kp_peer_id_to_string(kp_host_get_peer_id(host));
+                printf("peer %s\n", id);
+                fflush(stdout);
+        }
+        for (guint i = 0; i < n; i++) {
+                KpStream *stream
+                    = kp_connection_open_stream(conn, protocols, &callbacks, &count, &error);
+                if (stream == NULL) {
+                        n_open_failed++;
+                        g_clear_error(&error);
+                        continue;
+                }
+                g_ptr_array_add(streams, kp_stream_ref(stream));
+                kp_stream_write(stream, (const guint8 *)"\x01", 1);
+        }
+        g_timeout_add(hold_ms, on_hold_over, &over);
+        while (!over)
+                g_main_context_iteration(NULL, TRUE);
+        printf("open=%u reset=%u\n", n - n_open_failed - count.n_failed,
+               count.n_failed + n_open_failed);
+        fflush(stdout);
+        for (guint i = 0; i < streams->len; i++)
+                kp_stream_reset(streams->pdata[i]);
+        kp_connection_close(conn);
+        return 0;
+}
+
 static int
 bad_key(const char *arg)
 {
@@ -197,6 +287,7 @@ main(int argc, char **argv)
         g_auto(GStrv) protocols = NULL;
         g_autofree char *listen = NULL;
         gint timeout_ms = 0;
+        gint hold_ms = 1000;
         gboolean stats = FALSE, all = FALSE;
         GOptionEntry entries[] = {
                 { "bootstrap", 'b', 0, G_OPTION_ARG_STRING_ARRAY, &bootstrap,
@@ -208,6 +299,8 @@ main(int argc, char **argv)
                 { "all", 'a', 0, G_OPTION_ARG_NONE, &all, "do not stop at the first result", NULL },
                 { "hex", 'x', 0, G_OPTION_ARG_NONE, &opt_hex, "keys are hex", NULL },
                 { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "listen on MA", "MA" },
+                { "hold", 0, 0, G_OPTION_ARG_INT, &hold_ms, "streams: how long to hold them",
+                  "MS" },
                 { NULL },
         };
         g_autoptr(GOptionContext) ctx = g_option_context_new("COMMAND ARGS");
@@ -264,15 +357,23 @@ main(int argc, char **argv)
         }
 
         if (strcmp(cmd, "put") == 0 && argc >= 4) {
-                g_autoptr(GBytes) key = key_arg(argv[2]);
-                g_autoptr(GBytes) value = g_bytes_new(argv[3], strlen(argv[3]));
-                if (key == NULL)
-                        return bad_key(argv[2]);
-                kp_dht_put_value_async(dht, key, value, timeout_ms, NULL, on_done, &w);
-                if (!kp_dht_put_value_finish(dht, wait_for(&w), &st, &error))
-                        status = fail("put", error);
-                else
-                        printf("stored at %u peers\n", st.n_results);
+                for (int i = 2; i + 1 < argc && status == 0; i += 2) {
+                        g_autoptr(GBytes) key = key_arg(argv[i]);
+                        g_autoptr(GBytes) value = g_bytes_new(argv[i + 1], strlen(argv[i + 1]));
+                        if (key == NULL)
+                                return bad_key(argv[i]);
+                        g_clear_object(&w.result);
+                        kp_dht_put_value_async(dht, key, value, timeout_ms, NULL, on_done, &w);
+                        if (!kp_dht_put_value_finish(dht, wait_for(&w), &st, &error))
+                                status = fail("put", error);
+                        else
+                                printf("stored at %u peers\n", st.n_results);
+                        fflush(stdout);
+                }
+        } else if (strcmp(cmd, "streams") == 0 && argc >= 4) {
+                status = hold_streams(host, bootstrap != NULL ? bootstrap[0] : NULL, argv[2],
+                                      (guint)g_ascii_strtoull(argv[3], NULL, 10),
+                                      (guint)MAX(hold_ms, 0));
         } else if (strcmp(cmd, "get") == 0) {
                 /* several keys: one after the other in this process, so the
                  * later lookups run with warm connections and table */

@@ -269,6 +269,95 @@ test_providers(void)
         }
 }
 
+/* Configured limits, at the boundary: exactly the limit is stored, one
+ * more refused with the limit's name; our own records are not per peer. */
+static void
+test_record_limits_configured(void)
+{
+        KpPeerId self, bob, carol;
+        g_autoptr(KpRecordStore) store = NULL;
+        g_autoptr(GBytes) v = str_bytes("v");
+        g_autoptr(GError) error = NULL;
+
+        kp_test_peer_id(0, &self);
+        kp_test_peer_id(2, &bob);
+        kp_test_peer_id(3, &carol);
+        store = kp_record_store_new(&self);
+        kp_record_store_set_limits(store, 3, 2);
+        for (guint i = 0; i < 2; i++) {
+                g_autofree char *k = g_strdup_printf("/kping/bob/%u", i);
+                g_autoptr(GBytes) key = str_bytes(k);
+                g_assert_true(kp_record_store_put(store, key, v, &bob, 0, 0, &error));
+                g_assert_no_error(error);
+        }
+        {
+                g_autoptr(GBytes) key = str_bytes("/kping/bob/2");
+                g_autoptr(GBytes) c1 = str_bytes("/kping/carol/1");
+                g_autoptr(GBytes) c2 = str_bytes("/kping/carol/2");
+                g_autoptr(GBytes) mine = str_bytes("/kping/self/1");
+                g_assert_false(kp_record_store_put(store, key, v, &bob, 0, 0, &error));
+                kp_test_assert_error(error, KP_ERROR_TOO_LARGE,
+                                     "2 records of this peer already (MaxDhtRecordsPerPeer)");
+                g_clear_error(&error);
+                g_assert_true(kp_record_store_put(store, c1, v, &carol, 0, 0, &error));
+                g_assert_no_error(error);
+                g_assert_false(kp_record_store_put(store, c2, v, &carol, 0, 0, &error));
+                kp_test_assert_error(error, KP_ERROR_TOO_LARGE,
+                                     "holds 3 records already (MaxDhtRecords)");
+                g_clear_error(&error);
+                g_assert_false(kp_record_store_put(store, mine, v, &self, 0, 0, &error));
+                kp_test_assert_error(error, KP_ERROR_TOO_LARGE, "(MaxDhtRecords)");
+                g_clear_error(&error);
+        }
+        g_assert_cmpuint(kp_record_store_size(store), ==, 3);
+        /* the bounds themselves are accepted */
+        kp_record_store_set_limits(store, KP_RECORD_STORE_LIMIT_MAX, KP_RECORD_STORE_LIMIT_MIN);
+        kp_record_store_set_limits(store, KP_RECORD_STORE_LIMIT_MIN, KP_RECORD_STORE_LIMIT_MAX);
+}
+
+static void
+test_provider_limits_configured(void)
+{
+        KpPeerId self, bob, carol;
+        g_autoptr(KpProviderStore) store = NULL;
+        g_autoptr(KpKadPeer) pb = NULL;
+        g_autoptr(KpKadPeer) pc = NULL;
+        g_autoptr(GError) error = NULL;
+
+        kp_test_peer_id(0, &self);
+        kp_test_peer_id(2, &bob);
+        kp_test_peer_id(3, &carol);
+        pb = kp_kad_peer_new(&bob);
+        pc = kp_kad_peer_new(&carol);
+        store = kp_provider_store_new(&self);
+        kp_provider_store_set_limits(store, 3, 2);
+        for (guint i = 0; i < 2; i++) {
+                g_autofree char *k = g_strdup_printf("key-%u", i);
+                g_autoptr(GBytes) kb = str_bytes(k);
+                g_assert_true(kp_provider_store_add(store, kb, pb, 0, &error));
+                g_assert_no_error(error);
+        }
+        {
+                g_autoptr(GBytes) k2 = str_bytes("key-2");
+                g_autoptr(GBytes) k3 = str_bytes("key-3");
+                g_assert_false(kp_provider_store_add(store, k2, pb, 0, &error));
+                kp_test_assert_error(error, KP_ERROR_TOO_LARGE,
+                                     "2 keys of this peer already (MaxDhtProvidersPerPeer)");
+                g_clear_error(&error);
+                g_assert_true(kp_provider_store_add(store, k2, pc, 0, &error));
+                g_assert_no_error(error);
+                g_assert_false(kp_provider_store_add(store, k3, pc, 0, &error));
+                kp_test_assert_error(error, KP_ERROR_TOO_LARGE,
+                                     "holds 3 providers already (MaxDhtProviders)");
+                g_clear_error(&error);
+        }
+        g_assert_cmpuint(kp_provider_store_n_providers(store), ==, 3);
+        kp_provider_store_set_limits(store, KP_PROVIDER_STORE_LIMIT_MAX,
+                                     KP_PROVIDER_STORE_LIMIT_MIN);
+        kp_provider_store_set_limits(store, KP_PROVIDER_STORE_LIMIT_MIN,
+                                     KP_PROVIDER_STORE_LIMIT_MAX);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -276,6 +365,8 @@ main(int argc, char **argv)
         g_test_add_func("/record-store/validate", test_record_validate);
         g_test_add_func("/record-store/expiry", test_record_expiry);
         g_test_add_func("/record-store/limits", test_record_limits);
+        g_test_add_func("/record-store/limits-configured", test_record_limits_configured);
         g_test_add_func("/provider-store/providers", test_providers);
+        g_test_add_func("/provider-store/limits-configured", test_provider_limits_configured);
         return g_test_run();
 }

@@ -1,5 +1,6 @@
 /* The host on loopback: the handshake timeout against raw sockets, and
  * stream negotiation between two hosts. */
+#include <netinet/in.h>
 #include <string.h>
 
 #include "core/kp-error.h"
@@ -111,6 +112,327 @@ test_host_silent_peer_times_out(void)
         g_clear_pointer(&f.remote, kp_multiaddr_free);
 }
 
+/* ---- limits ------------------------------------------------------------ */
+
+static void
+on_dialled(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+        GAsyncResult **ret = user_data;
+
+        *ret = g_object_ref(result);
+}
+
+/* Log lines about limits (those with a KPING_LIMIT field), captured. */
+static GPtrArray *limit_lines;
+
+static GLogWriterOutput
+capture_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
+{
+        const char *message = NULL;
+        gboolean is_limit = FALSE;
+
+        for (gsize i = 0; i < n_fields; i++) {
+                if (g_str_equal(fields[i].key, "KPING_LIMIT"))
+                        is_limit = TRUE;
+                else if (g_str_equal(fields[i].key, "MESSAGE"))
+                        message = fields[i].value;
+        }
+        if (!is_limit || message == NULL)
+                return g_log_writer_default(level, fields, n_fields, user_data);
+        g_ptr_array_add(limit_lines, g_strdup(message));
+        return G_LOG_WRITER_HANDLED;
+}
+
+static gboolean
+has_line(const char *a, const char *b)
+{
+        for (guint i = 0; i < limit_lines->len; i++) {
+                const char *line = limit_lines->pdata[i];
+                if (strstr(line, a) != NULL && (b == NULL || strstr(line, b) != NULL))
+                        return TRUE;
+        }
+        return FALSE;
+}
+
+static void
+test_host_limits_bounds(void)
+{
+        KpHostLimits l;
+        g_autoptr(GError) error = NULL;
+        struct {
+                guint *field;
+                guint min, max;
+                const char *name;
+        } cases[] = {
+                { &l.max_connections, 1, 1048576, "max_connections" },
+                { &l.max_connections_per_ip, 1, 1048576, "max_connections_per_ip" },
+                { &l.max_pending_handshakes, 1, 1048576, "max_pending_handshakes" },
+                { &l.max_pending_handshakes_per_ip, 1, 1048576, "max_pending_handshakes_per_ip" },
+                { &l.handshake_timeout_ms, 100, 600000, "handshake_timeout_ms" },
+                { &l.idle_timeout_ms, 1000, 86400000, "idle_timeout_ms" },
+                { &l.max_streams_per_connection, 1, 1024, "max_streams_per_connection" },
+        };
+
+        kp_host_limits_init(&l);
+        g_assert_cmpuint(l.max_connections, ==, 16384);
+        g_assert_cmpuint(l.max_connections_per_ip, ==, 256);
+        g_assert_cmpuint(l.max_pending_handshakes, ==, 1024);
+        g_assert_cmpuint(l.max_pending_handshakes_per_ip, ==, 64);
+        g_assert_cmpuint(l.handshake_timeout_ms, ==, 10000);
+        g_assert_cmpuint(l.idle_timeout_ms, ==, 300000);
+        g_assert_cmpuint(l.max_streams_per_connection, ==, 256);
+        g_assert_true(kp_host_limits_validate(&l, NULL));
+        for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+                guint keep = *cases[i].field;
+                *cases[i].field = cases[i].min;
+                g_assert_true(kp_host_limits_validate(&l, NULL));
+                *cases[i].field = cases[i].max;
+                g_assert_true(kp_host_limits_validate(&l, NULL));
+                *cases[i].field = cases[i].min - 1;
+                g_assert_false(kp_host_limits_validate(&l, &error));
+                kp_test_assert_error(error, KP_ERROR_INVALID, cases[i].name);
+                g_clear_error(&error);
+                *cases[i].field = cases[i].max + 1;
+                g_assert_false(kp_host_limits_validate(&l, &error));
+                kp_test_assert_error(error, KP_ERROR_INVALID, cases[i].name);
+                g_clear_error(&error);
+                *cases[i].field = keep;
+        }
+}
+
+/* A raw TCP client of @port from @source (127.0.0.x). */
+static GSocketConnection *
+raw_connect(const char *source, guint16 port)
+{
+        g_autoptr(GSocketClient) client = g_socket_client_new();
+        g_autoptr(GInetAddress) inet = g_inet_address_new_from_string(source);
+        g_autoptr(GSocketAddress) local = g_inet_socket_address_new(inet, 0);
+        g_autoptr(GError) error = NULL;
+        GSocketConnection *sc;
+
+        g_socket_client_set_local_address(client, local);
+        sc = g_socket_client_connect_to_host(client, "127.0.0.1", port, NULL, &error);
+        g_assert_no_error(error);
+        return sc;
+}
+
+/* Iterates the main context until @cond holds, for at most 5 s. */
+#define WAIT_FOR(cond)                                                                             \
+        G_STMT_START                                                                               \
+        {                                                                                          \
+                gint64 _deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;                    \
+                while (!(cond) && g_get_monotonic_time() < _deadline)                              \
+                        g_main_context_iteration(NULL, FALSE);                                     \
+                g_assert_true(cond);                                                               \
+        }                                                                                          \
+        G_STMT_END
+
+/* The refused socket sees end of stream with not a byte before it. */
+static void
+assert_refused(GSocketConnection *sc)
+{
+        g_autoptr(GError) error = NULL;
+        char buf[64];
+        gssize n;
+
+        g_socket_set_timeout(g_socket_connection_get_socket(sc), 5);
+        n = g_socket_receive(g_socket_connection_get_socket(sc), buf, sizeof buf, NULL, &error);
+        if (n < 0)
+                g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+        else
+                g_assert_cmpint(n, ==, 0);
+}
+
+/* Pending handshakes and connections per address, at the boundary: the
+ * limit is accepted, one more refused with the limit named, other
+ * addresses still served, and the counts back to zero once all close. */
+static void
+test_host_limits_per_ip(void)
+{
+        g_autoptr(KpKeypair) server_key = kp_keypair_generate();
+        g_autoptr(KpKeypair) client_key = kp_keypair_generate();
+        Fixture hf = { 0 };
+        guint16 port = 0;
+        g_autoptr(KpHost) server = listening_host(server_key, &hf, &port);
+        g_autoptr(KpHost) client = kp_host_new(client_key);
+        g_autofree char *text = g_strdup_printf("/ip4/127.0.0.1/tcp/%u", port);
+        g_autoptr(KpMultiaddr) addr = kp_multiaddr_new_from_string(text, NULL);
+        g_autoptr(KpMultiaddr) target
+            = kp_multiaddr_encapsulate_p2p(addr, kp_host_get_peer_id(server), NULL);
+        g_autoptr(GPtrArray) socks = g_ptr_array_new_with_free_func(g_object_unref);
+        g_autoptr(GSocketConnection) refused = NULL;
+        g_autoptr(GSocketConnection) refused2 = NULL;
+        g_autoptr(GSocketConnection) refused3 = NULL;
+        g_autoptr(GSocketConnection) again = NULL;
+        g_autoptr(KpConnection) conn = NULL;
+        GAsyncResult *result = NULL;
+        KpHostLimits l;
+
+        kp_host_limits_init(&l);
+        l.max_connections_per_ip = 3;
+        l.max_pending_handshakes_per_ip = 2;
+        kp_host_set_limits(server, &l);
+        g_ptr_array_set_size(limit_lines, 0);
+
+        /* two pending from .1: the limit */
+        g_ptr_array_add(socks, raw_connect("127.0.0.1", port));
+        g_ptr_array_add(socks, raw_connect("127.0.0.1", port));
+        WAIT_FOR(kp_host_get_n_pending_handshakes(server, "127.0.0.1") == 2);
+        g_assert_cmpuint(kp_host_get_n_refused(server), ==, 0);
+        /* the third is refused at once, the reason logged */
+        refused = raw_connect("127.0.0.1", port);
+        WAIT_FOR(kp_host_get_n_refused(server) == 1);
+        assert_refused(refused);
+        g_assert_cmpuint(kp_host_get_n_pending_handshakes(server, "127.0.0.1"), ==, 2);
+        g_assert_true(has_line("refused connection from 127.0.0.1:",
+                               ": 2 pending handshakes from this address "
+                               "(MaxPendingHandshakesPerIP)"));
+        /* another within the interval is refused but not logged one by one;
+         * its summary follows */
+        refused2 = raw_connect("127.0.0.1", port);
+        WAIT_FOR(kp_host_get_n_refused(server) == 2);
+        assert_refused(refused2);
+        g_assert_cmpuint(limit_lines->len, ==, 1);
+        WAIT_FOR(has_line("refused 1 more connections in the last 1000 ms "
+                          "(MaxPendingHandshakesPerIP)",
+                          NULL));
+        /* other addresses are still served */
+        g_ptr_array_add(socks, raw_connect("127.0.0.2", port));
+        WAIT_FOR(kp_host_get_n_pending_handshakes(server, "127.0.0.2") == 1);
+        g_assert_cmpuint(kp_host_get_n_connections_for_ip(server, "127.0.0.2"), ==, 1);
+
+        /* one pending slot freed: a real peer completes its handshake and
+         * then counts as a connection of .1, not as pending */
+        g_ptr_array_remove_index(socks, 0);
+        WAIT_FOR(kp_host_get_n_pending_handshakes(server, "127.0.0.1") == 1);
+        kp_host_dial_async(client, target, NULL, on_dialled, &result);
+        WAIT_FOR(result != NULL);
+        conn = kp_host_dial_finish(client, result, NULL);
+        g_object_unref(result);
+        g_assert_nonnull(conn);
+        WAIT_FOR(kp_host_get_n_connections_for_ip(server, "127.0.0.1") == 2
+                 && kp_host_get_n_pending_handshakes(server, "127.0.0.1") == 1);
+        /* the dialler counts its own connection, pending no more */
+        g_assert_cmpuint(kp_host_get_n_connections_for_ip(client, "127.0.0.1"), ==, 1);
+        g_assert_cmpuint(kp_host_get_n_pending_handshakes(client, NULL), ==, 0);
+        /* a third connection from .1 is the limit, a fourth is refused */
+        g_ptr_array_add(socks, raw_connect("127.0.0.1", port));
+        WAIT_FOR(kp_host_get_n_connections_for_ip(server, "127.0.0.1") == 3);
+        refused3 = raw_connect("127.0.0.1", port);
+        WAIT_FOR(kp_host_get_n_refused(server) == 3);
+        assert_refused(refused3);
+        g_assert_true(has_line("refused connection from 127.0.0.1:",
+                               ": 3 connections from this address (MaxConnectionsPerIP)"));
+
+        /* everything closes: every count back to zero */
+        g_clear_pointer(&conn, kp_connection_unref);
+        g_clear_pointer(&client, kp_host_free);
+        g_ptr_array_set_size(socks, 0);
+        WAIT_FOR(kp_host_get_n_connections(server) == 0);
+        g_assert_cmpuint(kp_host_get_n_pending_handshakes(server, NULL), ==, 0);
+        g_assert_cmpuint(kp_host_get_n_pending_handshakes(server, "127.0.0.1"), ==, 0);
+        g_assert_cmpuint(kp_host_get_n_connections_for_ip(server, "127.0.0.1"), ==, 0);
+        g_assert_cmpuint(kp_host_get_n_connections_for_ip(server, "127.0.0.2"), ==, 0);
+        /* and a new connection is accepted */
+        again = raw_connect("127.0.0.1", port);
+        WAIT_FOR(kp_host_get_n_pending_handshakes(server, "127.0.0.1") == 1);
+        g_assert_cmpuint(kp_host_get_n_refused(server), ==, 3);
+        g_clear_pointer(&server, kp_host_free);
+        g_clear_error(&hf.error);
+        g_clear_pointer(&hf.remote, kp_multiaddr_free);
+}
+
+/* The totals: MaxPendingHandshakes and MaxConnections across addresses. */
+static void
+test_host_limits_total(void)
+{
+        g_autoptr(KpKeypair) server_key = kp_keypair_generate();
+        Fixture hf = { 0 };
+        guint16 port = 0;
+        g_autoptr(KpHost) server = listening_host(server_key, &hf, &port);
+        g_autoptr(GPtrArray) socks = g_ptr_array_new_with_free_func(g_object_unref);
+        g_autoptr(GSocketConnection) refused = NULL;
+        KpHostLimits l;
+
+        kp_host_limits_init(&l);
+        l.max_pending_handshakes = 2;
+        kp_host_set_limits(server, &l);
+        g_ptr_array_set_size(limit_lines, 0);
+        g_ptr_array_add(socks, raw_connect("127.0.0.1", port));
+        g_ptr_array_add(socks, raw_connect("127.0.0.2", port));
+        WAIT_FOR(kp_host_get_n_pending_handshakes(server, NULL) == 2);
+        refused = raw_connect("127.0.0.3", port);
+        WAIT_FOR(kp_host_get_n_refused(server) == 1);
+        assert_refused(refused);
+        g_assert_true(has_line("refused connection from 127.0.0.3:",
+                               ": 2 pending handshakes in total (MaxPendingHandshakes)"));
+        g_clear_object(&refused);
+
+        l.max_pending_handshakes = 1024;
+        l.max_connections = 2;
+        kp_host_set_limits(server, &l);
+        refused = raw_connect("127.0.0.3", port);
+        WAIT_FOR(kp_host_get_n_refused(server) == 2);
+        assert_refused(refused);
+        g_assert_true(has_line("refused connection from 127.0.0.3:",
+                               ": 2 connections in total (MaxConnections)"));
+        g_ptr_array_set_size(socks, 0);
+        WAIT_FOR(kp_host_get_n_connections(server) == 0);
+        g_assert_cmpuint(kp_host_get_n_pending_handshakes(server, NULL), ==, 0);
+        g_clear_pointer(&server, kp_host_free);
+        g_clear_error(&hf.error);
+        g_clear_pointer(&hf.remote, kp_multiaddr_free);
+}
+
+/* An IPv4 client of a dual-stack socket arrives as ::ffff:a.b.c.d: it
+ * counts as a.b.c.d, so the per-address limits cannot be dodged by the
+ * address family. */
+static void
+test_host_limits_v4_mapped(void)
+{
+        g_autoptr(KpKeypair) server_key = kp_keypair_generate();
+        g_autoptr(KpHost) server = kp_host_new(server_key);
+        g_autoptr(GSocket) socket = NULL;
+        g_autoptr(GInetAddress) mapped = g_inet_address_new_from_string("::ffff:127.0.0.1");
+        g_autoptr(GSocketAddress) sa = g_inet_socket_address_new(mapped, 0);
+        g_autoptr(GSocketAddress) bound = NULL;
+        g_autoptr(GPtrArray) socks = g_ptr_array_new_with_free_func(g_object_unref);
+        g_autoptr(GSocketConnection) refused = NULL;
+        g_autoptr(GError) error = NULL;
+        KpHostLimits l;
+        guint16 port;
+
+        socket = g_socket_new(G_SOCKET_FAMILY_IPV6, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                              &error);
+        g_assert_no_error(error);
+        g_assert_true(g_socket_set_option(socket, IPPROTO_IPV6, IPV6_V6ONLY, 0, &error));
+        g_assert_true(g_socket_bind(socket, sa, TRUE, &error));
+        g_assert_no_error(error);
+        g_assert_true(g_socket_listen(socket, &error));
+        bound = g_socket_get_local_address(socket, &error);
+        g_assert_no_error(error);
+        port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
+        kp_host_limits_init(&l);
+        l.max_pending_handshakes_per_ip = 1;
+        kp_host_set_limits(server, &l);
+        g_assert_true(kp_host_listen_socket(server, socket, &error));
+        g_assert_no_error(error);
+        g_ptr_array_set_size(limit_lines, 0);
+
+        g_ptr_array_add(socks, raw_connect("127.0.0.1", port));
+        WAIT_FOR(kp_host_get_n_pending_handshakes(server, "127.0.0.1") == 1);
+        g_assert_cmpuint(kp_host_get_n_pending_handshakes(server, "::ffff:127.0.0.1"), ==, 0);
+        refused = raw_connect("127.0.0.1", port);
+        WAIT_FOR(kp_host_get_n_refused(server) == 1);
+        assert_refused(refused);
+        g_assert_true(has_line("refused connection from 127.0.0.1:",
+                               ": 1 pending handshakes from this address "
+                               "(MaxPendingHandshakesPerIP)"));
+        g_ptr_array_set_size(socks, 0);
+        WAIT_FOR(kp_host_get_n_connections(server) == 0);
+        g_assert_cmpuint(kp_host_get_n_pending_handshakes(server, NULL), ==, 0);
+}
+
 /* ---- a stream proposing several protocols ------------------------------ */
 
 typedef struct {
@@ -148,14 +470,6 @@ on_client_data(KpStream *stream, const guint8 *data, gsize len, gpointer user_da
         StreamFixture *f = user_data;
 
         g_byte_array_append(f->echo, data, (guint)len);
-}
-
-static void
-on_dialled(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-        GAsyncResult **ret = user_data;
-
-        *ret = g_object_ref(result);
 }
 
 /* Regression: with more than one protocol the dialer waits for the
@@ -258,6 +572,12 @@ int
 main(int argc, char **argv)
 {
         g_test_init(&argc, &argv, NULL);
+        limit_lines = g_ptr_array_new_with_free_func(g_free);
+        g_log_set_writer_func(capture_writer, NULL, NULL);
+        g_test_add_func("/host/limits/bounds", test_host_limits_bounds);
+        g_test_add_func("/host/limits/per-ip", test_host_limits_per_ip);
+        g_test_add_func("/host/limits/total", test_host_limits_total);
+        g_test_add_func("/host/limits/v4-mapped", test_host_limits_v4_mapped);
         g_test_add_func("/host/handshake-timeout/setting", test_host_handshake_timeout_setting);
         g_test_add_func("/host/handshake-timeout/silent-peer", test_host_silent_peer_times_out);
         g_test_add_func("/host/stream/several-protocols", test_host_stream_several_protocols);

@@ -635,6 +635,43 @@ test_stream_limit(void)
         expect_event(server, KP_YAMUX_EVENT_STREAM_OPENED, id + 2, NULL);
 }
 
+/* A configured limit: exactly @max streams, the next SYN is reset and
+ * counted as refused; both ends of the allowed range are accepted. */
+static void
+test_stream_limit_configured(void)
+{
+        g_autoptr(KpYamuxSession) server = kp_yamux_session_new(KP_YAMUX_ROLE_SERVER);
+        g_autoptr(GByteArray) out = NULL;
+        g_autoptr(GError) error = NULL;
+        const guint max = 3;
+        guint32 id = 1;
+
+        g_assert_cmpuint(kp_yamux_session_get_max_streams(server), ==, KP_YAMUX_MAX_STREAMS);
+        kp_yamux_session_set_max_streams(server, KP_YAMUX_MAX_STREAMS_MAX);
+        g_assert_cmpuint(kp_yamux_session_get_max_streams(server), ==, KP_YAMUX_MAX_STREAMS_MAX);
+        kp_yamux_session_set_max_streams(server, KP_YAMUX_MAX_STREAMS_MIN);
+        g_assert_cmpuint(kp_yamux_session_get_max_streams(server), ==, KP_YAMUX_MAX_STREAMS_MIN);
+        kp_yamux_session_set_max_streams(server, max);
+        for (guint i = 0; i < max; i++, id += 2) {
+                syn_stream(server, id);
+                expect_event(server, KP_YAMUX_EVENT_STREAM_OPENED, id, NULL);
+        }
+        g_assert_cmpuint(kp_yamux_session_get_n_refused(server), ==, 0);
+        syn_stream(server, id);
+        expect_no_event(server);
+        g_assert_cmpuint(kp_yamux_session_get_n_refused(server), ==, 1);
+        g_assert_cmpuint(kp_yamux_session_get_n_streams(server), ==, max);
+        g_assert_cmpuint(kp_yamux_session_open_stream(server, &error), ==, 0);
+        kp_test_assert_error(error, KP_ERROR_TOO_LARGE, "limit 3");
+        g_clear_error(&error);
+        /* a released slot is usable again */
+        kp_yamux_stream_release(server, 1);
+        out = take_output(server);
+        syn_stream(server, id + 2);
+        expect_event(server, KP_YAMUX_EVENT_STREAM_OPENED, id + 2, NULL);
+        g_assert_cmpuint(kp_yamux_session_get_n_refused(server), ==, 1);
+}
+
 static void
 test_ack_backlog(void)
 {
@@ -1137,6 +1174,7 @@ main(int argc, char **argv)
         g_test_add_func("/yamux/ping", test_ping);
         g_test_add_func("/yamux/go-away", test_go_away);
         g_test_add_func("/yamux/stream-limit", test_stream_limit);
+        g_test_add_func("/yamux/stream-limit-configured", test_stream_limit_configured);
         g_test_add_func("/yamux/ack-backlog", test_ack_backlog);
         g_test_add_func("/yamux/hostile", test_hostile);
         g_test_add_func("/yamux/huge-frame-no-buffering", test_huge_frame_no_buffering);
