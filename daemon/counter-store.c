@@ -411,6 +411,13 @@ kpingd_counter_store_get_write_count(KpingdCounterStore *store)
         return (guint)g_atomic_int_get(&store->write_count);
 }
 
+gint64
+kpingd_counter_store_get_last_write_start(KpingdCounterStore *store)
+{
+        g_return_val_if_fail(KPINGD_IS_COUNTER_STORE(store), 0);
+        return store->last_write_start;
+}
+
 void
 kpingd_counter_store_set_fail_stage(KpingdCounterStore *store, KpingdCounterFailStage stage)
 {

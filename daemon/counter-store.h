@@ -68,6 +68,8 @@ gboolean kpingd_counter_store_parse(const char *data, gsize len, guint64 *ret_to
 
 /* For tests: completed file writes (each one fsync of the file). */
 guint kpingd_counter_store_get_write_count(KpingdCounterStore *store);
+/* For tests: when the latest write (or the open) started, monotonic µs. */
+gint64 kpingd_counter_store_get_last_write_start(KpingdCounterStore *store);
 
 /* For tests: make the next writes fail at a stage, after the temp file
  * was created, as a full disk or a crash would. */
