@@ -414,6 +414,7 @@ test_service_hostile_addrs(void)
                 g_autoptr(GSocketConnection) c
                     = g_socket_client_connect_to_host(client, "localhost", port, NULL, &error);
                 g_assert_no_error(error);
+                g_assert_nonnull(c);
                 while (trapped == 0)
                         g_main_context_iteration(NULL, TRUE);
                 trapped = 0;
