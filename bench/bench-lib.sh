@@ -1,15 +1,18 @@
 # Shared by the bench scripts; source it with $bench set to the script's name.
-# Gives $tmp (removed on exit), the array $pids (killed on exit), wait_file,
+# Gives $tmp (removed on exit), the arrays $pids (killed on exit) and
+# $cleanup_dirs (removed on exit), wait_file,
 # the arithmetic and JSON helpers (py, summary, ratio), pinning (pin_layout),
 # server starters (start_echo, start_kpingd, start_js), process figures
 # (proc_rss_kib, proc_cpu_s) and cold-start timing (cold_median).
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kping-bench.XXXXXX")
 pids=()
+# more directories to remove on exit (outside $tmp)
+cleanup_dirs=()
 cleanup() {
         for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
         wait 2>/dev/null
-        rm -rf "$tmp"
+        rm -rf "$tmp" "${cleanup_dirs[@]}"
 }
 trap cleanup EXIT
 
@@ -44,8 +47,8 @@ summary() {
 # median VALUES...: the median of numbers.
 median() { py "statistics.median(map(float, sys.argv[1:]))" "$@"; }
 
-# ratio A B: A / B with two decimals.
-ratio() { py "f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}'" "$1" "$2"; }
+# ratio A B: A / B with two decimals (three below 0.1).
+ratio() { py "(lambda r: f'{r:.2f}' if r >= 0.1 else f'{r:.3f}')(float(sys.argv[1]) / float(sys.argv[2]))" "$1" "$2"; }
 
 # pin_layout LAYOUT: sets the arrays on_server and on_client (taskset
 # prefixes). same: both on CPU 0; cross: server on CPU 0, client on CPU 1;
@@ -60,28 +63,33 @@ pin_layout() {
         esac
 }
 
-# start_echo DIR: tcp-echo-server (as on_server) on a free port; prints it.
+# The starters below set globals rather than print: a server started inside
+# $(...) would be a child of that subshell, out of reach of $pids.
+
+# start_echo DIR: tcp-echo-server (as on_server) on a free port; sets
+# echo_port.
 start_echo() {
         mkdir -p "$1"
         "${on_server[@]}" "$server" --port-file "$1/port" 0 >/dev/null &
         pids+=($!)
         wait_file "$1/port"
-        cat "$1/port"
+        echo_port=$(cat "$1/port")
 }
 
 # start_kpingd DIR [ARGS...]: kpingd (as on_server) on 127.0.0.1, state in
 # DIR/state unless ARGS give --state-dir, log in DIR/kpingd.log; its pid in
-# DIR/pid; prints its full multiaddr.
+# DIR/pid; sets kp_addr (its full multiaddr) and kp_pid.
 start_kpingd() {
         local dir=$1
         shift
         mkdir -p "$dir/state"
         "${on_server[@]}" "$kpingd" --state-dir "$dir/state" --listen /ip4/127.0.0.1/tcp/0 \
                 --addrs-file "$dir/addrs" --log-level warning "$@" >"$dir/kpingd.log" 2>&1 &
-        pids+=($!)
-        echo $! >"$dir/pid"
+        kp_pid=$!
+        pids+=("$kp_pid")
+        echo "$kp_pid" >"$dir/pid"
         wait_file "$dir/addrs"
-        head -n 1 "$dir/addrs"
+        kp_addr=$(head -n 1 "$dir/addrs")
 }
 
 # The pinned Node of tests/interop (js_setup fails when it is missing).
@@ -103,14 +111,16 @@ js_setup() {
         js=$tmp/js/js-ping.mjs
 }
 
-# start_js DIR: the js-libp2p ping server (as on_server); prints its multiaddr.
+# start_js DIR: the js-libp2p ping server (as on_server); sets js_addr and
+# js_pid.
 start_js() {
         mkdir -p "$1"
         "${on_server[@]}" "$node" "$js" serve >"$1/js-addr" 2>"$1/js.log" &
-        pids+=($!)
-        echo $! >"$1/pid"
+        js_pid=$!
+        pids+=("$js_pid")
+        echo "$js_pid" >"$1/pid"
         wait_file "$1/js-addr"
-        head -n 1 "$1/js-addr"
+        js_addr=$(head -n 1 "$1/js-addr")
 }
 
 # proc_rss_kib PID: "RSS PSS PRIVATE" in KiB (status VmRSS; smaps_rollup Pss

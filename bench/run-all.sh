@@ -115,14 +115,27 @@ run_ctl() {
                 || fail "kpingctl $* failed: $(tail -n 2 "$out.err")"
 }
 
+# all_pongs FILE N: fails the run unless kpingctl's --json summary in FILE
+# counts N pongs received.
+all_pongs() {
+        local got
+        got=$(summary "$1" received)
+        [ "$got" = "$2" ] || fail "kpingctl got $got of $2 pongs ($1)"
+}
+
 figure1() {
         local dir=$tmp/f1 port kaddr jaddr= r
         local raw50=() raw99=() lp50=() lp99=() ac50=() ac99=() js50=() js99=()
         echo "== 1. round trip on an established connection ($LAYOUT layout, median of $ROUNDS x $COUNT)"
         pin_layout "$LAYOUT"
-        port=$(start_echo "$dir")
-        kaddr=$(start_kpingd "$dir")
-        [ $have_js = 1 ] && jaddr=$(start_js "$dir/js")
+        start_echo "$dir"
+        port=$echo_port
+        start_kpingd "$dir"
+        kaddr=$kp_addr
+        if [ $have_js = 1 ]; then
+                start_js "$dir/js"
+                jaddr=$js_addr
+        fi
         run_ctl "$dir/warm" ping -c "$WARMUP" -i 0 -q "$kaddr"
         run_ctl "$dir/warm" ping --libp2p -c "$WARMUP" -i 0 -q "$kaddr"
         for r in $(seq "$ROUNDS"); do
@@ -131,9 +144,11 @@ figure1() {
                 raw50+=("$(summary "$dir/raw$r" rtt_us.p50)")
                 raw99+=("$(summary "$dir/raw$r" rtt_us.p99)")
                 run_ctl "$dir/lp$r" ping --libp2p -c "$COUNT" -i 0 --json "$kaddr"
+                all_pongs "$dir/lp$r" "$COUNT"
                 lp50+=("$(summary "$dir/lp$r" rtt_us.p50)")
                 lp99+=("$(summary "$dir/lp$r" rtt_us.p99)")
                 run_ctl "$dir/ac$r" ping -c "$COUNT" -i 0 --json "$kaddr"
+                all_pongs "$dir/ac$r" "$COUNT"
                 ac50+=("$(summary "$dir/ac$r" rtt_us.p50)")
                 ac99+=("$(summary "$dir/ac$r" rtt_us.p99)")
                 if [ -n "$jaddr" ]; then
@@ -183,8 +198,10 @@ figure2() {
         local dir=$tmp/f2 port kaddr l s e raw kp lp
         echo "== 2. pipelined pongs per second, one connection ($LAYOUT layout, $PIPE_COUNT each)"
         pin_layout "$LAYOUT"
-        port=$(start_echo "$dir")
-        kaddr=$(start_kpingd "$dir")
+        start_echo "$dir"
+        port=$echo_port
+        start_kpingd "$dir"
+        kaddr=$kp_addr
         run_ctl "$dir/warm" ping -c "$WARMUP" -i 0 -q "$kaddr"
         for l in $PRELOADS; do
                 "${on_client[@]}" "$client" -c "$PIPE_COUNT" -l "$l" --json 127.0.0.1 "$port" \
@@ -194,11 +211,13 @@ figure2() {
                 s=$EPOCHREALTIME
                 run_ctl "$dir/kp$l" ping -c "$PIPE_COUNT" -i 0 -l "$l" --json "$kaddr"
                 e=$EPOCHREALTIME
+                all_pongs "$dir/kp$l" "$PIPE_COUNT"
                 kp=$(py "round(float(sys.argv[1]) / (float(sys.argv[3]) - float(sys.argv[2])))" \
                         "$(summary "$dir/kp$l" received)" "$s" "$e")
                 s=$EPOCHREALTIME
                 run_ctl "$dir/lp$l" ping --libp2p -c "$PIPE_COUNT" -i 0 -l "$l" --json "$kaddr"
                 e=$EPOCHREALTIME
+                all_pongs "$dir/lp$l" "$PIPE_COUNT"
                 lp=$(py "round(float(sys.argv[1]) / (float(sys.argv[3]) - float(sys.argv[2])))" \
                         "$(summary "$dir/lp$l" received)" "$s" "$e")
                 row 2 "actor pongs/s -l $l" "$kp/s" "$raw/s raw" "$(ratio "$kp" "$raw")" \
@@ -212,8 +231,12 @@ figure3() {
         local dir=$tmp/f3 kaddr jaddr= kp floor jsc wall cpu connect resolve first
         echo "== 3. cold start, whole process, median of $COLD_RUNS ($LAYOUT layout)"
         pin_layout "$LAYOUT"
-        kaddr=$(start_kpingd "$dir")
-        [ $have_js = 1 ] && jaddr=$(start_js "$dir/js")
+        start_kpingd "$dir"
+        kaddr=$kp_addr
+        if [ $have_js = 1 ]; then
+                start_js "$dir/js"
+                jaddr=$js_addr
+        fi
         run_ctl "$dir/warm" ping -c 1 -q "$kaddr"
         kp=$(cold_median "$COLD_RUNS" "$kpingctl" ping -c 1 --json "$kaddr") \
                 || fail "kpingctl ping -c 1 failed"
@@ -234,15 +257,15 @@ figure3() {
         stop_servers
 }
 
-# load_handshakes DIR ADDR PID: kp-load handshake against ADDR; prints
-# "RATE SERVER_CPU_FRACTION CLIENT_CPU_FRACTION P50_US FAILED".
+# load_handshakes DIR ADDR PID: kp-load handshake against ADDR; writes
+# "RATE SERVER_CPU_FRACTION CLIENT_CPU_FRACTION P50_US FAILED" to DIR/hs.result.
 load_handshakes() {
         local c0 c1
         c0=$(proc_cpu_s "$3")
         "${on_client[@]}" "$load" handshake -c "$HS_CONCURRENCY" -t "$HS_SECONDS" "$2" \
                 >"$1/hs.json" 2>"$1/hs.err" || fail "kp-load handshake failed: $(cat "$1/hs.json" "$1/hs.err")"
         c1=$(proc_cpu_s "$3")
-        python3 - "$1/hs.json" "$c0" "$c1" <<'PY'
+        python3 - "$1/hs.json" "$c0" "$c1" >"$1/hs.result" <<'PY'
 import json, sys
 s = json.loads(open(sys.argv[1]).read().splitlines()[-1])
 print("%d %.2f %.2f %d %d" % (s["rate_per_s"], (float(sys.argv[3]) - float(sys.argv[2])) / s["seconds"],
@@ -251,17 +274,18 @@ PY
 }
 
 figure4() {
-        local dir=$tmp/f4 kaddr jaddr kp jsr= rate scpu ccpu p50 failed
+        local dir=$tmp/f4 rate scpu ccpu p50 failed jsr
         echo "== 4. inbound handshakes per second ($LOAD_LAYOUT layout, $HS_CONCURRENCY dialers, $HS_SECONDS s)"
         pin_layout "$LOAD_LAYOUT"
-        kaddr=$(start_kpingd "$dir" --config "$conf")
-        kp=$(load_handshakes "$dir" "$kaddr" "$(cat "$dir/pid")")
-        read -r rate scpu ccpu p50 failed <<<"$kp"
+        start_kpingd "$dir" --config "$conf"
+        load_handshakes "$dir" "$kp_addr" "$kp_pid"
+        read -r rate scpu ccpu p50 failed <"$dir/hs.result"
         echo "    kpingd: $rate/s, daemon CPU $scpu of a core, load tool CPU $ccpu of a core," \
                 "handshake p50 $p50 us, $failed failed (cut off at the end)"
         if [ $have_js = 1 ]; then
-                jaddr=$(start_js "$dir/js")
-                jsr=$(load_handshakes "$dir/js" "$jaddr" "$(cat "$dir/js/pid")")
+                start_js "$dir/js"
+                load_handshakes "$dir/js" "$js_addr" "$js_pid"
+                jsr=$(cat "$dir/js/hs.result")
                 echo "    js-libp2p: $(echo "$jsr" | awk '{print $1 "/s, server CPU " $2 " of a core, load tool CPU " $3 ", handshake p50 " $4 " us"}')"
                 row 4 "inbound handshakes/s" "$rate/s" "${jsr%% *}/s js-libp2p" \
                         "$(ratio "$rate" "$(py "max(1, float(sys.argv[1]))" "${jsr%% *}")")" ">= 2000/s" \
@@ -272,30 +296,30 @@ figure4() {
         stop_servers
 }
 
-# idle_load DIR ADDR PID N: opens N idle connections to ADDR; prints
+# idle_load DIR ADDR PID N: opens N idle connections to ADDR and writes
 # "OPEN FAILED RSS_BEFORE PSS_BEFORE PRIV_BEFORE RSS_AFTER PSS_AFTER PRIV_AFTER"
-# (KiB) and leaves the load tool's pid in DIR/load-pid.
+# (KiB, of PID) to DIR/idle.result; leaves the load tool's pid in load_pid.
 idle_load() {
         local dir=$1 before after i
         before=$(proc_rss_kib "$3")
         "${on_client[@]}" "$load" idle -n "$4" -c "$IDLE_CONCURRENCY" --sources "$IDLE_SOURCES" \
                 --hold 900 --ready-file "$dir/ready" "$2" >"$dir/idle.json" 2>"$dir/idle.err" &
-        pids+=($!)
-        echo $! >"$dir/load-pid"
+        load_pid=$!
+        pids+=("$load_pid")
         for i in $(seq 3000); do
                 [ -s "$dir/ready" ] && break
-                kill -0 "$(cat "$dir/load-pid")" 2>/dev/null || fail "kp-load idle failed: $(cat "$dir/idle.json" "$dir/idle.err")"
+                kill -0 "$load_pid" 2>/dev/null || fail "kp-load idle failed: $(cat "$dir/idle.json" "$dir/idle.err")"
                 sleep 0.1
         done
         [ -s "$dir/ready" ] || fail "kp-load idle did not open its connections in 300 s"
         # let the daemon finish what the last handshakes started (identify)
         sleep 2
         after=$(proc_rss_kib "$3")
-        echo "$(summary "$dir/idle.json" open) $(summary "$dir/idle.json" failed) $before $after"
+        echo "$(summary "$dir/idle.json" open) $(summary "$dir/idle.json" failed) $before $after" >"$dir/idle.result"
 }
 
 figure5() {
-        local dir=$tmp/f5 kaddr idle open failed r0 p0 v0 r1 p1 v1 per jsper= jopen
+        local dir=$tmp/f5 idle open failed r0 p0 v0 r1 p1 v1 per jsper= jopen
         local soft hard n=$IDLE_CONNECTIONS
         echo "== 5. idle connections: daemon memory ($LOAD_LAYOUT layout, $n connections)"
         pin_layout "$LOAD_LAYOUT"
@@ -307,28 +331,29 @@ figure5() {
         # kpingd gets the hard limit as its soft limit (in case it does not raise it itself)
         soft=$(ulimit -Sn)
         ulimit -Sn "$hard"
-        kaddr=$(start_kpingd "$dir" --config "$conf")
+        start_kpingd "$dir" --config "$conf"
         ulimit -Sn "$soft"
         sleep 1
-        idle=$(proc_rss_kib "$(cat "$dir/pid")")
+        idle=$(proc_rss_kib "$kp_pid")
         read -r r0 p0 v0 <<<"$idle"
         row 5 "kpingd idle RSS, no peers (Pss $p0, private $v0 KiB)" "$r0 KiB" "-" "-" "<= 4096 KiB" \
                 "$(verdict "$r0 <= 4096")"
-        read -r open failed r0 p0 v0 r1 p1 v1 <<<"$(idle_load "$dir" "$kaddr" "$(cat "$dir/pid")" "$n")"
+        idle_load "$dir" "$kp_addr" "$kp_pid" "$n"
+        read -r open failed r0 p0 v0 r1 p1 v1 <"$dir/idle.result"
         [ "$open" -gt 0 ] || fail "no idle connection opened: $(cat "$dir/idle.json")"
         per=$(py "round((float(sys.argv[2]) - float(sys.argv[1])) / float(sys.argv[3]), 1)" "$r0" "$r1" "$open")
         echo "    kpingd: $open open ($failed failed), RSS $r0 -> $r1 KiB, Pss $p0 -> $p1 KiB," \
                 "private $v0 -> $v1 KiB: $per KiB RSS per connection" \
                 "($(py "round((float(sys.argv[2]) - float(sys.argv[1])) / float(sys.argv[3]), 1)" "$v0" "$v1" "$open") KiB private)"
-        kill "$(cat "$dir/load-pid")" 2>/dev/null
+        kill "$load_pid" 2>/dev/null
         if [ $have_js = 1 ]; then
-                local jaddr
-                jaddr=$(start_js "$dir/js")
+                start_js "$dir/js"
                 sleep 1
-                read -r jopen failed r0 p0 v0 r1 p1 v1 <<<"$(idle_load "$dir/js" "$jaddr" "$(cat "$dir/js/pid")" "$JS_IDLE_CONNECTIONS")"
+                idle_load "$dir/js" "$js_addr" "$js_pid" "$JS_IDLE_CONNECTIONS"
+                read -r jopen failed r0 p0 v0 r1 p1 v1 <"$dir/js/idle.result"
                 jsper=$(py "round((float(sys.argv[2]) - float(sys.argv[1])) / float(sys.argv[3]), 1)" "$r0" "$r1" "$jopen")
                 echo "    js-libp2p: idle RSS $r0 KiB; $jopen open ($failed failed), RSS $r0 -> $r1 KiB: $jsper KiB per connection"
-                kill "$(cat "$dir/js/load-pid")" 2>/dev/null
+                kill "$load_pid" 2>/dev/null
                 row 5 "kpingd RSS per idle connection ($open open)" "$per KiB" \
                         "$jsper KiB js-libp2p ($jopen open)" "$(ratio "$per" "$jsper")" "<= 32 KiB" \
                         "$(verdict "$per <= 32 and $open >= $n * 0.99")"
@@ -345,9 +370,11 @@ figure5() {
 durability_run() {
         local dir=$1/$2.d kaddr n i total state
         state=$(mktemp -d "$DUR_DIR/kping-bench-state.XXXXXX") || fail "cannot make a state dir under $DUR_DIR"
+        cleanup_dirs+=("$state")
         printf '[Daemon]\nDurability=%s\n' "$2" | cat - "$conf" >"$1/$2.conf"
         mkdir -p "$dir"
-        kaddr=$(start_kpingd "$dir" --config "$1/$2.conf" --state-dir "$state")
+        start_kpingd "$dir" --config "$1/$2.conf" --state-dir "$state"
+        kaddr=$kp_addr
         run_ctl "$dir/warm" ping -c 10 -i 0 -q "$kaddr"
         : >"$1/$2"
         for n in $DUR_CLIENTS; do
