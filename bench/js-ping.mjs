@@ -34,6 +34,7 @@ const STEP_TIMEOUT_MS = 10_000
 // The server's ping handler aborts a stream this old; long rtt runs share one.
 const SERVE_STREAM_TIMEOUT_MS = 600_000
 const STOP_TIMEOUT_MS = 5_000
+const CLIENT_PING_STREAMS = 4
 const MAX_COUNT = 10_000_000
 
 const t0 = process.hrtime.bigint()
@@ -80,7 +81,13 @@ async function newNode (listen) {
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    services: { ping: ping({ timeout: listen ? SERVE_STREAM_TIMEOUT_MS : STEP_TIMEOUT_MS }) }
+    // ping() does not wait for its stream's close to finish, so the next
+    // call can find it still counted against the default limit of one.
+    services: {
+      ping: listen
+        ? ping({ timeout: SERVE_STREAM_TIMEOUT_MS })
+        : ping({ timeout: STEP_TIMEOUT_MS, maxOutboundStreams: CLIENT_PING_STREAMS })
+    }
   })
 }
 
@@ -189,6 +196,7 @@ const run = { serve, rtt, cold }[opts.mode]
 run(opts).then(() => {
   if (opts.mode !== 'serve') process.exit(0)
 }, (err) => {
-  console.error(`js-ping.mjs ${opts.mode}: ${err.stack ?? err}`)
+  console.error(`js-ping.mjs ${opts.mode}: ${err.message ?? err}`)
+  console.error(err.stack ?? '')
   process.exit(1)
 })

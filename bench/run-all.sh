@@ -156,7 +156,7 @@ figure1() {
                         [ "$r" = 1 ] && api=$API_COUNT
                         "${on_client[@]}" "$node" "$js" rtt "$jaddr" --count "$COUNT" \
                                 --warmup "$WARMUP" --api "$api" >"$dir/js$r" 2>"$dir/js$r.err" \
-                                || fail "js-ping rtt failed: $(tail -n 3 "$dir/js$r.err")"
+                                || fail "js-ping rtt failed: $(head -n 1 "$dir/js$r.err")"
                         js50+=("$(summary "$dir/js$r" rtt_us.p50)")
                         js99+=("$(summary "$dir/js$r" rtt_us.p99)")
                 fi
