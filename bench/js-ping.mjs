@@ -78,6 +78,9 @@ async function newNode (listen) {
   return createLibp2p({
     addresses: { listen: listen ? ['/ip4/127.0.0.1/tcp/0'] : [] },
     connectionManager: listen ? SERVE_CONNECTION_MANAGER : {},
+    // The monitor pings every peer now and then over /ipfs/ping/1.0.0 and
+    // drops those that do not answer: kp-load's idle connections do not.
+    connectionMonitor: { enabled: !listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

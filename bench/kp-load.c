@@ -16,7 +16,7 @@
  *       at once, and keep them open and idle. Prints one JSON line
  *       {"mode", "open", "failed", "open_s", ...} once all are open (or
  *       failed), writes --ready-file, then holds them until SIGTERM/SIGINT
- *       or --hold SECONDS, and prints {"held": N, "dropped": N}.
+ *       or --hold SECONDS, and prints {"held": N, "dropped": N, "failed": N}.
  *
  * Options: -c CONCURRENCY (64), -n CONNECTIONS (idle: 1000), -t SECONDS
  * (handshake: 5), --hold SECONDS (idle: 600), --sources N (source addresses
@@ -498,8 +498,9 @@ run_idle(Conn *conns)
                 poll_once(100, now, conns, started);
                 now = g_get_monotonic_time();
         }
-        printf("{\"held\":%" G_GUINT64_FORMAT ",\"dropped\":%" G_GUINT64_FORMAT "}\n",
-               L.established - L.dropped, L.dropped);
+        printf("{\"held\":%" G_GUINT64_FORMAT ",\"dropped\":%" G_GUINT64_FORMAT
+               ",\"failed\":%" G_GUINT64_FORMAT "}\n",
+               L.established - L.dropped, L.dropped, L.failed);
         return L.established > L.dropped ? 0 : 1;
 }
 

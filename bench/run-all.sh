@@ -306,7 +306,8 @@ figure4() {
 
 # idle_load DIR ADDR PID N: opens N idle connections to ADDR and writes
 # "OPEN FAILED RSS_BEFORE PSS_BEFORE PRIV_BEFORE RSS_AFTER PSS_AFTER PRIV_AFTER"
-# (KiB, of PID) to DIR/idle.result; leaves the load tool's pid in load_pid.
+# (KiB, of PID) to DIR/idle.result; OPEN: the connections still open when
+# the load tool was stopped, right after the RSS was read.
 idle_load() {
         local dir=$1 before after i
         before=$(proc_rss_kib "$3")
@@ -323,7 +324,10 @@ idle_load() {
         # let the daemon finish what the last handshakes started (identify)
         sleep 2
         after=$(proc_rss_kib "$3")
-        echo "$(summary "$dir/idle.json" open) $(summary "$dir/idle.json" failed) $before $after" >"$dir/idle.result"
+        # the connections still held when the RSS was read count
+        kill "$load_pid"
+        wait "$load_pid"
+        echo "$(summary "$dir/idle.json" held) $(summary "$dir/idle.json" failed) $before $after" >"$dir/idle.result"
 }
 
 figure5() {
@@ -353,7 +357,6 @@ figure5() {
         echo "    kpingd: $open open ($failed failed), RSS $r0 -> $r1 KiB, Pss $p0 -> $p1 KiB," \
                 "private $v0 -> $v1 KiB: $per KiB RSS per connection" \
                 "($(py "round((float(sys.argv[2]) - float(sys.argv[1])) / float(sys.argv[3]), 1)" "$v0" "$v1" "$open") KiB private)"
-        kill "$load_pid" 2>/dev/null
         if [ $have_js = 1 ]; then
                 start_js "$dir/js"
                 sleep 1
@@ -361,7 +364,6 @@ figure5() {
                 read -r jopen failed r0 p0 v0 r1 p1 v1 <"$dir/js/idle.result"
                 jsper=$(py "round((float(sys.argv[2]) - float(sys.argv[1])) / float(sys.argv[3]), 1)" "$r0" "$r1" "$jopen")
                 echo "    js-libp2p: idle RSS $r0 KiB; $jopen open ($failed failed), RSS $r0 -> $r1 KiB: $jsper KiB per connection"
-                kill "$load_pid" 2>/dev/null
                 row 5 "kpingd RSS per idle connection ($open open)" "$per KiB" \
                         "$jsper KiB js-libp2p ($jopen open)" "$(ratio "$per" "$jsper")" "<= 32 KiB" \
                         "$(verdict "$per <= 32 and $open >= $n * 0.99")"
