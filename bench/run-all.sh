@@ -290,6 +290,9 @@ figure4() {
         read -r rate scpu ccpu p50 failed <"$dir/hs.result"
         echo "    kpingd: $rate/s, daemon CPU $scpu of a core, load tool CPU $ccpu of a core," \
                 "handshake p50 $p50 us, $failed failed (cut off at the end)"
+        # what the daemon's CPU time per handshake would allow on a core of its own
+        echo "    kpingd CPU per handshake: $(py "round(float(sys.argv[1]) * 1e6 / max(1, float(sys.argv[2])))" "$scpu" "$rate") us" \
+                "(at most $(py "round(float(sys.argv[2]) / max(0.001, float(sys.argv[1])))" "$scpu" "$rate")/s on a whole core)"
         if [ $have_js = 1 ]; then
                 start_js "$dir/js"
                 load_handshakes "$dir/js" "$js_addr" "$js_pid"
