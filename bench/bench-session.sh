@@ -56,13 +56,6 @@ command -v python3 >/dev/null || { echo "bench-session: needs python3" >&2; exit
 bench=bench-session
 . "$(dirname "$0")/bench-lib.sh"
 
-# py EXPR...: prints a Python expression (the arithmetic and the JSON).
-py() { python3 -c "import json,statistics,sys; print($1)" "${@:2}"; }
-# summary FILE KEY: a key of the last JSON line of FILE ("rtt_us.p50").
-summary() {
-        py "eval('s' + ''.join('[%r]' % k for k in sys.argv[2].split('.')), {'s': json.loads(open(sys.argv[1]).read().splitlines()[-1])})" "$1" "$2"
-}
-
 status=0
 first=1
 # verdict OK? TEXT: one target's line; a miss in the first layout fails the run.
@@ -76,27 +69,16 @@ verdict() {
 }
 
 measure() {
-        local layout=$1 dir=$tmp/$1 on_server=() on_client=() port addr
+        local layout=$1 dir=$tmp/$1 port addr
         local raw50=() raw99=() kp50=() kp99=() raw_rate= kp_rate s e i cold
         local cold_wall cold_cpu cold_connect cold_resolve cold_first cold_floor
-        case "$layout" in
-        same) on_server=(taskset -c 0) on_client=(taskset -c 0) ;;
-        cross) on_server=(taskset -c 0) on_client=(taskset -c 1) ;;
-        free) ;;
-        *) echo "bench-session: unknown layout $layout" >&2; exit 2 ;;
-        esac
-        mkdir -p "$dir/state"
+        pin_layout "$layout"
         if [ $have_raw = 1 ]; then
-                "${on_server[@]}" "$server" --port-file "$dir/port" 0 >/dev/null &
-                pids+=($!)
-                wait_file "$dir/port"
-                port=$(cat "$dir/port")
+                start_echo "$dir"
+                port=$echo_port
         fi
-        "${on_server[@]}" "$kpingd" --state-dir "$dir/state" --listen /ip4/127.0.0.1/tcp/0 \
-                --addrs-file "$dir/addrs" --log-level warning >"$dir/kpingd.log" 2>&1 &
-        pids+=($!)
-        wait_file "$dir/addrs"
-        addr=$(head -1 "$dir/addrs")
+        start_kpingd "$dir"
+        addr=$kp_addr
         "${on_client[@]}" "$kpingctl" ping -c "$WARMUP" -i 0 -q "$addr" >/dev/null || exit 2
 
         for i in $(seq "$ROUNDS"); do
@@ -128,31 +110,10 @@ measure() {
         # Each run: wall clock from spawn to reaped, and the CPU time the
         # process used (user + sys, from wait4), which a busy machine
         # disturbs less; with kpingctl's own connect/resolve/first-pong.
-        cold=$("${on_client[@]}" python3 - "$COLD_RUNS" "$kpingctl" "$addr" <<'PY'
-import json, os, statistics, subprocess, sys, time
-runs, ctl, addr = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-rows = []
-for _ in range(runs):
-    t0 = time.monotonic()
-    p = subprocess.Popen([ctl, "ping", "-c", "1", "--json", addr], stdout=subprocess.PIPE)
-    out = p.stdout.read()
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = (time.monotonic() - t0) * 1000
-    p.returncode = 0
-    if status != 0:
-        sys.exit("kpingctl ping -c 1 failed")
-    s = json.loads(out.decode().splitlines()[-1])
-    rows.append((wall, (ru.ru_utime + ru.ru_stime) * 1000, s["connect_us"] / 1000,
-                 s["resolve_us"] / 1000, s["first_pong_us"] / 1000))
-floor = []
-for _ in range(runs):
-    t0 = time.monotonic()
-    subprocess.run([ctl, "--version"], stdout=subprocess.DEVNULL, check=True)
-    floor.append((time.monotonic() - t0) * 1000)
-print(" ".join("%.2f" % statistics.median(c) for c in zip(*rows)), "%.2f" % statistics.median(floor))
-PY
-) || exit 2
-        read -r cold_wall cold_cpu cold_connect cold_resolve cold_first cold_floor <<<"$cold"
+        cold=$(cold_median "$COLD_RUNS" "$kpingctl" ping -c 1 --json "$addr") || exit 2
+        cold_floor=$(cold_median "$COLD_RUNS" "$kpingctl" --version) || exit 2
+        cold_floor=${cold_floor%% *}
+        read -r cold_wall cold_cpu cold_connect cold_resolve cold_first <<<"$cold"
 
         echo "== layout $layout (load average $(cut -d' ' -f1-3 /proc/loadavg))"
         if [ $have_raw = 1 ]; then
@@ -184,8 +145,6 @@ PY
 
 for layout in $LAYOUTS; do
         measure "$layout"
-        for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-        wait 2>/dev/null
-        pids=()
+        stop_servers
 done
 exit $status

@@ -40,37 +40,17 @@ done
 bench=bench-transport
 . "$(dirname "$0")/bench-lib.sh"
 
-# json_get FILE EXPR: EXPR evaluated on the last JSON line of FILE (as "s").
-json_get() {
-        python3 -c 'import json,sys; s=json.loads(open(sys.argv[1]).read().splitlines()[-1]); print(eval(sys.argv[2]))' "$1" "$2"
-}
-
-ratio() {
-        python3 -c "print(f'{$1 / $2:.2f}')"
-}
-
 first_ratio=
 
 # measure LAYOUT: starts both servers pinned as LAYOUT says, measures, prints.
 measure() {
-        local layout=$1 dir=$tmp/$1 on_server=() on_client=() port addr r
+        local layout=$1 dir=$tmp/$1 port addr r
         local raw50 raw99 kp50 kp99 kprecv connect ratio50 ratio99
-        case "$layout" in
-        same) on_server=(taskset -c 0) on_client=(taskset -c 0) ;;
-        cross) on_server=(taskset -c 0) on_client=(taskset -c 1) ;;
-        free) ;;
-        *) echo "bench-transport: unknown layout $layout" >&2; exit 2 ;;
-        esac
-        mkdir -p "$dir"
-        "${on_server[@]}" "$server" --port-file "$dir/port" >/dev/null &
-        pids+=($!)
-        "${on_server[@]}" "$kpingd" --state-dir "$tmp/state" --listen /ip4/127.0.0.1/tcp/0 \
-                --addrs-file "$dir/addrs" --log-level warning 2>"$dir/kpingd.log" &
-        pids+=($!)
-        wait_file "$dir/port"
-        wait_file "$dir/addrs"
-        port=$(cat "$dir/port")
-        addr=$(head -n 1 "$dir/addrs")
+        pin_layout "$layout"
+        start_echo "$dir"
+        port=$echo_port
+        start_kpingd "$dir"
+        addr=$kp_addr
 
         "${on_client[@]}" "$kpingctl" ping --libp2p -c "$WARMUP" -i 0 -q "$addr" >/dev/null || {
                 echo "bench-transport: kpingctl warm-up failed" >&2
@@ -85,12 +65,12 @@ measure() {
                         >"$dir/raw.json" || exit 2
                 "${on_client[@]}" "$kpingctl" ping --libp2p -c "$COUNT" -i 0 --json "$addr" \
                         >"$dir/kp.json" || exit 2
-                raw50=$(json_get "$dir/raw.json" 's["rtt_us"]["p50"]')
-                raw99=$(json_get "$dir/raw.json" 's["rtt_us"]["p99"]')
-                kp50=$(json_get "$dir/kp.json" 's["rtt_us"]["p50"]')
-                kp99=$(json_get "$dir/kp.json" 's["rtt_us"]["p99"]')
-                kprecv=$(json_get "$dir/kp.json" 's["received"]')
-                connect=$(json_get "$dir/kp.json" 's["connect_us"]')
+                raw50=$(summary "$dir/raw.json" rtt_us.p50)
+                raw99=$(summary "$dir/raw.json" rtt_us.p99)
+                kp50=$(summary "$dir/kp.json" rtt_us.p50)
+                kp99=$(summary "$dir/kp.json" rtt_us.p99)
+                kprecv=$(summary "$dir/kp.json" received)
+                connect=$(summary "$dir/kp.json" connect_us)
                 [ "$kprecv" = "$COUNT" ] || {
                         echo "bench-transport: kpingctl got $kprecv of $COUNT pongs" >&2
                         exit 2
@@ -123,7 +103,7 @@ print(*rows[len(rows) // 2])' "$dir/rounds")
                         127.0.0.1 "$port" >"$dir/raw-pipe.json" || exit 2
                 "${on_client[@]}" "$kpingctl" ping --libp2p -c "$PIPE_COUNT" -i 0 -l "$PRELOAD" -q \
                         "$addr" >"$dir/kp-pipe.txt" || exit 2
-                raw_rate=$(json_get "$dir/raw-pipe.json" 's["rate_per_s"]')
+                raw_rate=$(summary "$dir/raw-pipe.json" rate_per_s)
                 # kpingctl's "time" runs from its start (dial included) to the
                 # last pong, in whole milliseconds.
                 kp_ms=$(sed -n 's/.* received, .*time \([0-9]*\)ms$/\1/p' "$dir/kp-pipe.txt")
@@ -138,9 +118,7 @@ print(*rows[len(rows) // 2])' "$dir/rounds")
                 echo "# kpingd warnings:"
                 sed 's/^/#   /' "$dir/kpingd.log"
         fi
-        for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-        wait 2>/dev/null
-        pids=()
+        stop_servers
 }
 
 echo "# machine: $(nproc) cores, $(uname -sr), loopback; COUNT=$COUNT WARMUP=$WARMUP ROUNDS=$ROUNDS"
