@@ -36,10 +36,13 @@ HOSTILE="python3 $(dirname "$0")/hostile-client.py"
 HANDSHAKE_MS=1000
 HOSTILE_P99_FACTOR=5
 HOSTILE_P99_FLOOR_US=1000
-# Measured peak of this load: about 34 MiB (7 MiB idle) in the normal build,
-# 88 MiB under ASan with the quarantine below; the bounds leave room above
-# both (64 MiB, and 3 x 64 + 16 = 208 MiB under ASan).
-HOSTILE_RSS_MAX_KB=$((64 * 1024))
+# By design the two window peers may make the daemon hold 2 x 64 streams x
+# (a 256 KiB yamux window + a 64 KiB ping echo backlog) = 40 MiB; the
+# stalls, garbage and kad flood add about 3 MiB to an idle daemon's 7 MiB.
+# Measured peaks: 30-54 MiB (the window peers' timing decides how much is
+# buffered at once) in the normal build, 89 MiB under ASan with the
+# quarantine below. Bounds: 96 MiB, and 3 x 96 + 16 = 304 MiB under ASan.
+HOSTILE_RSS_MAX_KB=$((96 * 1024))
 ATTACK_SECONDS=16
 
 # Under AddressSanitizer freed memory waits in a quarantine (256 MiB by
