@@ -100,8 +100,10 @@ recv_some(int fd, guint8 *buf, gsize len, gint64 deadline_us)
                 struct pollfd p = { .fd = fd, .events = POLLIN };
                 gint64 left_ms = (deadline_us - g_get_monotonic_time()) / 1000;
                 ssize_t n;
-                if (left_ms <= 0)
+                if (left_ms <= 0) {
+                        errno = ETIMEDOUT;
                         return -1;
+                }
                 if (poll(&p, 1, (int)MIN(left_ms, 100)) <= 0)
                         continue;
                 n = recv(fd, buf, len, 0);
