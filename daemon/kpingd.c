@@ -16,6 +16,7 @@
 
 #include "actor/kp-actor-registry.h"
 #include "config.h"
+#include "core/kp-error.h"
 #include "core/kp-peer-id.h"
 #include "counter-store.h"
 #include "dht-setup.h"
@@ -166,13 +167,41 @@ on_connection_established(KpHost *host, KpConnection *conn, gpointer user_data)
                          addr);
 }
 
+/* An established connection ended because the peer broke the protocol (an
+ * oversized or malformed frame, a failed MAC): worth a warning, like a
+ * failed handshake. Ordinary ends (closes, resets, timeouts) stay at debug. */
+static gboolean
+peer_broke_protocol(const GError *error)
+{
+        if (error == NULL || error->domain != KP_ERROR)
+                return FALSE;
+        switch (error->code) {
+        case KP_ERROR_INVALID:
+        case KP_ERROR_TOO_LARGE:
+        case KP_ERROR_UNSUPPORTED:
+        case KP_ERROR_CRYPTO:
+        case KP_ERROR_PROTOCOL:
+                return TRUE;
+        default:
+                return FALSE;
+        }
+}
+
 static void
 on_connection_closed(KpHost *host, KpConnection *conn, const GError *error, gpointer user_data)
 {
         Kpingd *d = user_data;
         g_autofree char *peer = kp_peer_id_to_string(kp_connection_get_remote_peer_id(conn));
+        g_autofree char *addr = kp_multiaddr_to_string(kp_connection_get_remote_addr(conn));
 
         update_status(d);
+        if (peer_broke_protocol(error)) {
+                g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "KPING_REMOTE_PEER_ID", peer,
+                                 "KPING_REMOTE_ADDR", addr, "MESSAGE",
+                                 "Connection with %s from %s closed: %s", peer, addr,
+                                 error->message);
+                return;
+        }
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, "KPING_REMOTE_PEER_ID", peer, "MESSAGE",
                          "Connection with %s closed%s%s", peer, error != NULL ? ": " : "",
                          error != NULL ? error->message : "");

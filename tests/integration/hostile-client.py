@@ -10,9 +10,19 @@ Exit status 0 when the server closed the connection in time, 1 otherwise,
 
 "flood" opens --connections silent connections at once (more than the
 server's descriptor limit, to make its accept fail) and waits until the
-server has closed every one; it prints closed=K of=N."""
+server has closed every one; it prints closed=K of=N.
+
+"load" keeps --stalls connections stalled mid-handshake (/noise agreed, a
+Noise frame announced and never finished; each is opened again when the
+server closes it) and --garbage peers sending garbage and opening a new
+connection after each close, from the source addresses --stall-sources and
+--garbage-sources (FIRST-LAST, e.g. 127.0.0.10-127.0.0.29, spread round
+robin), for --seconds. It prints the connections made and closed by the
+server per kind, and exits 1 when a kind had none closed."""
 
 import argparse
+import asyncio
+import ipaddress
 import os
 import select
 import socket
@@ -180,13 +190,86 @@ def flood(port, n, wait):
     return 0 if not open_socks else 1
 
 
+def address_range(text):
+    first, last = (ipaddress.IPv4Address(a) for a in text.split("-"))
+    if not first.is_loopback or not last.is_loopback or last < first:
+        raise argparse.ArgumentTypeError("a range of loopback addresses")
+    return [str(ipaddress.IPv4Address(a)) for a in range(int(first), int(last) + 1)]
+
+
+async def one_connection(port, source, payload, deadline):
+    """Connects from SOURCE, sends PAYLOAD, waits (at most until DEADLINE,
+    but never less than a second) for the server to close. True when it
+    did."""
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0)), 5)
+    except (OSError, asyncio.TimeoutError):
+        return None
+    closed = False
+    try:
+        writer.write(payload)
+        await writer.drain()
+        wait = max(1.0, deadline - time.monotonic())
+        while True:
+            if not await asyncio.wait_for(reader.read(4096), wait):
+                closed = True
+                break
+    except ConnectionError:
+        closed = True
+    except (OSError, asyncio.TimeoutError):
+        pass
+    finally:
+        writer.close()
+    return closed
+
+
+async def load_peer(port, source, payload, pause, deadline, stats, kind):
+    while time.monotonic() < deadline:
+        closed = await one_connection(port, source, payload, deadline + 1.5)
+        if closed is None:
+            stats[kind + "_errors"] += 1
+            await asyncio.sleep(0.1)
+            continue
+        stats[kind + "_connections"] += 1
+        stats[kind + "_closed"] += 1 if closed else 0
+        await asyncio.sleep(pause)
+
+
+async def load(port, args):
+    deadline = time.monotonic() + args.seconds
+    stats = {k + s: 0 for k in ("stall", "garbage") for s in ("_connections", "_closed", "_errors")}
+    # Mid-handshake: a frame of 1000 bytes announced, 10 sent.
+    stall = NOISE_PROPOSAL + b"\x03\xe8" + b"\x00" * 10
+    garbage = b"GET / HTTP/1.1\r\nHost: kping\r\n" + b"X" * 100 + b"\r\n\r\n"
+    tasks = []
+    for i in range(args.stalls):
+        src = args.stall_sources[i % len(args.stall_sources)]
+        tasks.append(load_peer(port, src, stall, 0, deadline, stats, "stall"))
+    for i in range(args.garbage):
+        src = args.garbage_sources[i % len(args.garbage_sources)]
+        tasks.append(load_peer(port, src, garbage, 0.2, deadline, stats, "garbage"))
+    await asyncio.gather(*tasks)
+    print(" ".join(f"{k}={v}" for k, v in stats.items()))
+    return 0 if stats["stall_closed"] and stats["garbage_closed"] else 1
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("case", choices=sorted(CASES) + ["flood"])
+    ap.add_argument("case", choices=sorted(CASES) + ["flood", "load"])
     ap.add_argument("port", type=int)
     ap.add_argument("--wait", type=float, default=10.0)
     ap.add_argument("--connections", type=int, default=100)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--stalls", type=int, default=500)
+    ap.add_argument("--garbage", type=int, default=100)
+    ap.add_argument("--stall-sources", type=address_range, default=["127.0.0.1"])
+    ap.add_argument("--garbage-sources", type=address_range, default=["127.0.0.1"])
     args = ap.parse_args()
+    if args.case == "load":
+        if not 0 < args.seconds <= 600 or args.stalls > 5000 or args.garbage > 5000:
+            ap.error("load: --seconds 0..600, at most 5000 peers of each kind")
+        return asyncio.run(load(args.port, args))
     if args.case == "flood":
         return flood(args.port, args.connections, args.wait)
 
