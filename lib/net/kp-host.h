@@ -136,6 +136,9 @@ void kp_host_set_stream_handler(KpHost *host, const char *protocol, KpStreamHand
                                 gpointer user_data);
 /* The registered protocols, sorted. */
 const char *const *kp_host_get_protocols(KpHost *host);
+/* The same as an array (of char*) for kp_mss_new_listener_shared(); a new
+ * one replaces it when a handler is added. */
+GPtrArray *kp_host_get_protocol_list(KpHost *host);
 
 /* Binds and listens; tcp/0 picks a free port. */
 gboolean kp_host_listen(KpHost *host, const KpMultiaddr *addr, GError **error);
