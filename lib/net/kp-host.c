@@ -29,9 +29,8 @@ typedef struct {
 struct _KpHost {
         const KpKeypair *identity;
         KpPeerId self;
-        GHashTable *handlers; /* protocol -> KpHandler */
-        GPtrArray
-            *protocols; /* sorted keys of @handlers, NULL-terminated; replaced, never changed */
+        GHashTable *handlers;    /* protocol -> KpHandler */
+        GPtrArray *protocols;    /* sorted keys of @handlers; replaced, never changed */
         GPtrArray *acceptors;    /* KpAcceptor*, one per listening socket */
         GPtrArray *listen_addrs; /* KpMultiaddr* */
         GHashTable *connections; /* KpConnection* -> KpHostConnData* */

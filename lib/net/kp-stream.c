@@ -139,11 +139,14 @@ write_now(KpStream *stream, const guint8 *data, gsize len)
 static void
 write_mss_output(KpStream *stream)
 {
+        g_autoptr(KpStream) self = NULL;
         const guint8 *data;
         gsize len = kp_mss_peek_output(stream->mss, &data);
 
         if (len == 0)
                 return;
+        /* A failed write finishes the stream: @mss must outlive it. */
+        self = kp_stream_ref(stream);
         write_now(stream, data, len);
         kp_mss_output_consumed(stream->mss);
 }
