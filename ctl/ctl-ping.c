@@ -11,6 +11,7 @@
 #include "ctl.h"
 #include "actor/kp-actor-messaging.h"
 #include "actor/kp-actor-registry.h"
+#include "net/kp-deadlines.h"
 #include "net/kp-ping-service.h"
 
 #define KP_PING_DEFAULT_COUNT    100
@@ -45,7 +46,7 @@ typedef struct {
 typedef struct {
         guint64 seq;
         gint64 sent_us;
-        guint timeout_id;
+        KpDeadline deadline;
         gboolean resent;
         struct _KpPingSession *session;
 } KpPingRecord;
@@ -60,7 +61,8 @@ typedef struct _KpPingSession {
         KpPeerId actor_peer;
         guint64 actor_seq;
         guint asks_pending;
-        GHashTable *in_flight; /* seq -> KpPingRecord* */
+        GHashTable *in_flight;       /* seq -> KpPingRecord* */
+        KpDeadlines *ping_deadlines; /* the -W timeouts of @in_flight */
         guint64 next_seq;
         guint64 transmitted;
         guint64 received;
@@ -423,7 +425,7 @@ maybe_finished(KpPingSession *s)
 static void
 record_free(KpPingRecord *r)
 {
-        g_clear_handle_id(&r->timeout_id, g_source_remove);
+        kp_deadline_cancel(&r->deadline);
         g_free(r);
 }
 
@@ -456,14 +458,13 @@ lose(KpPingSession *s, guint64 seq, const char *reason)
         report_timeout(s, seq, reason);
 }
 
-static gboolean
-on_ping_timeout(gpointer user_data)
+static void
+on_ping_timeout(gpointer data, gpointer user_data)
 {
-        KpPingRecord *r = user_data;
-        KpPingSession *s = r->session;
+        KpPingRecord *r = data;
+        KpPingSession *s = user_data;
         guint64 seq = r->seq;
 
-        r->timeout_id = 0;
         g_hash_table_remove(s->in_flight, &r->seq);
         s->lost++;
         if (s->reconnecting) {
@@ -474,7 +475,6 @@ on_ping_timeout(gpointer user_data)
         maybe_finished(s);
         if (s->o->interval == 0)
                 send_pings(s);
-        return G_SOURCE_REMOVE;
 }
 
 static void
@@ -673,7 +673,7 @@ send_one(KpPingSession *s)
         r->seq = ++s->next_seq;
         s->transmitted++;
         g_hash_table_insert(s->in_flight, &r->seq, r);
-        r->timeout_id = g_timeout_add((guint)(s->o->timeout * 1000), on_ping_timeout, r);
+        kp_deadlines_add(s->ping_deadlines, &r->deadline, (guint)(s->o->timeout * 1000), r);
         report_sent(s, r->seq);
         send_on_backend(s, r);
 }
@@ -1059,9 +1059,11 @@ kp_ctl_ping(int argc, char **argv)
         s.o = &o;
         s.in_flight
             = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, (GDestroyNotify)record_free);
+        s.ping_deadlines = kp_deadlines_new(on_ping_timeout, &s);
         s.rtts = g_array_new(FALSE, FALSE, sizeof(gint64));
         status = run_session(&s);
         g_hash_table_unref(s.in_flight);
+        kp_deadlines_free(s.ping_deadlines);
         g_array_unref(s.rtts);
         return status;
 }
