@@ -159,7 +159,7 @@ dispatch(KpActorRequest *r, KpKameoRequest *req)
 {
         KpActorServer *s = r->server;
         g_autofree char *key
-            = g_strdup_printf("%s\n%s", req->actor_remote_id, req->message_remote_id);
+            = g_strconcat(req->actor_remote_id, "\n", req->message_remote_id, NULL);
         KpActorHandler *h = g_hash_table_lookup(s->handlers, key);
         const char *running_type;
         gsize len;
@@ -345,7 +345,7 @@ kp_actor_server_add_handler(KpActorServer *s, const char *actor_remote_id,
         h->func = func;
         h->user_data = user_data;
         g_hash_table_replace(s->handlers,
-                             g_strdup_printf("%s\n%s", actor_remote_id, message_remote_id), h);
+                             g_strconcat(actor_remote_id, "\n", message_remote_id, NULL), h);
 }
 
 guint64

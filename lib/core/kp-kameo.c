@@ -671,6 +671,17 @@ read_text(Reader *r, const char *what, GError **error)
         return read_text_rest(r, &tok, what, error);
 }
 
+/* g_byte_array_append() of one byte costs a call and a memcpy; @out has
+ * room reserved for a definite array (indefinite ones grow as usual). */
+static inline void
+append_byte(GByteArray *out, guint8 b)
+{
+        guint at = out->len;
+
+        g_byte_array_set_size(out, at + 1);
+        out->data[at] = b;
+}
+
 /* serde's Vec<u8>: an array of unsigned integers 0..255. */
 static GBytes *
 read_u8_seq(Reader *r, const char *what, GError **error)
@@ -689,8 +700,6 @@ read_u8_seq(Reader *r, const char *what, GError **error)
         /* Each element takes at least one byte: the input bounds the size. */
         out = g_byte_array_sized_new((guint)MIN(indef ? 0 : tok.u, r->len - r->pos));
         for (guint64 i = 0; indef || i < tok.u; i++) {
-                guint8 b;
-
                 if (indef && rd_peek_break(r)) {
                         r->pos++;
                         break;
@@ -698,14 +707,12 @@ read_u8_seq(Reader *r, const char *what, GError **error)
                 /* The shortest forms, as every encoder writes them, without
                  * a trip through libcbor; anything else goes the long way. */
                 if (r->pos < r->len && r->data[r->pos] < 24) {
-                        b = r->data[r->pos++];
-                        g_byte_array_append(out, &b, 1);
+                        append_byte(out, r->data[r->pos++]);
                         continue;
                 }
                 if (r->len - r->pos >= 2 && r->data[r->pos] == 0x18) {
-                        b = r->data[r->pos + 1];
+                        append_byte(out, r->data[r->pos + 1]);
                         r->pos += 2;
-                        g_byte_array_append(out, &b, 1);
                         continue;
                 }
                 if (!rd_next(r, &el, what, error))
@@ -724,8 +731,7 @@ read_u8_seq(Reader *r, const char *what, GError **error)
                                     what, i, el.u);
                         return NULL;
                 }
-                b = (guint8)el.u;
-                g_byte_array_append(out, &b, 1);
+                append_byte(out, (guint8)el.u);
         }
         return g_byte_array_free_to_bytes(g_steal_pointer(&out));
 }
@@ -783,6 +789,38 @@ map_more(Reader *r, Entries *e)
         return TRUE;
 }
 
+/* Reads a map key. A definite string (every encoder's choice) equal to
+ * one of @names is matched where it lies, without a copy or a UTF-8 check;
+ * anything else is read as text. *ret_index: its index in @names (NULL-
+ * terminated), or -1 with the name in *ret_other. */
+static gboolean
+read_field_name(Reader *r, const char *what, const char *const *names, gint *ret_index,
+                char **ret_other, GError **error)
+{
+        Tok tok;
+
+        if (!rd_next(r, &tok, what, error))
+                return FALSE;
+        if (tok.type == TOK_TSTR) {
+                for (gint i = 0; names[i] != NULL; i++) {
+                        if (strlen(names[i]) == tok.len
+                            && memcmp(names[i], tok.ptr, tok.len) == 0) {
+                                *ret_index = i;
+                                return TRUE;
+                        }
+                }
+        }
+        *ret_other = read_text_rest(r, &tok, what, error);
+        if (*ret_other == NULL)
+                return FALSE;
+        *ret_index = -1;
+        for (gint i = 0; names[i] != NULL; i++) {
+                if (g_str_equal(names[i], *ret_other))
+                        *ret_index = i;
+        }
+        return TRUE;
+}
+
 static gboolean
 dup_field(const char *what, const char *key, GError **error)
 {
@@ -819,19 +857,21 @@ read_duration_opt(Reader *r, const char *what, gboolean *ret_has, KpKameoDuratio
         if (!map_begin(r, &tok, what, &e, error))
                 return FALSE;
         while (map_more(r, &e)) {
-                g_autofree char *key = read_text(r, "a Duration key", error);
+                static const char *const names[] = { "secs", "nanos", NULL };
+                g_autofree char *key = NULL;
+                gint i;
 
-                if (key == NULL)
+                if (!read_field_name(r, "a Duration key", names, &i, &key, error))
                         return FALSE;
-                if (g_strcmp0(key, "secs") == 0) {
+                if (i == 0) {
                         if (have_secs)
-                                return dup_field(what, key, error);
+                                return dup_field(what, names[i], error);
                         if (!read_uint(r, "Duration secs", G_MAXUINT64, &secs, error))
                                 return FALSE;
                         have_secs = TRUE;
-                } else if (g_strcmp0(key, "nanos") == 0) {
+                } else if (i == 1) {
                         if (have_nanos)
-                                return dup_field(what, key, error);
+                                return dup_field(what, names[i], error);
                         if (!read_uint(r, "Duration nanos", G_MAXUINT32, &nanos, error))
                                 return FALSE;
                         have_nanos = TRUE;
@@ -918,6 +958,12 @@ enum {
         F_IMMEDIATE = 1 << 6,
 };
 
+/* The fields of Ask and Tell, in the order of their F_ bits. */
+static const char *const field_names[] = {
+        "actor_id",        "actor_remote_id", "message_remote_id", "payload",
+        "mailbox_timeout", "reply_timeout",   "immediate",         NULL,
+};
+
 static gboolean
 read_actor_id(Reader *r, KpKameoRequest *req, GError **error)
 {
@@ -964,32 +1010,20 @@ read_request_body(Reader *r, KpKameoRequest *req, const char *what, GError **err
         if (!map_begin(r, &tok, what, &e, error))
                 return FALSE;
         while (map_more(r, &e)) {
-                g_autofree char *key = read_text(r, "a request field name", error);
+                g_autofree char *other = NULL;
+                gint i;
                 guint bit;
 
-                if (key == NULL)
+                if (!read_field_name(r, "a request field name", field_names, &i, &other, error))
                         return FALSE;
-                if (g_strcmp0(key, "actor_id") == 0)
-                        bit = F_ACTOR_ID;
-                else if (g_strcmp0(key, "actor_remote_id") == 0)
-                        bit = F_ACTOR_REMOTE_ID;
-                else if (g_strcmp0(key, "message_remote_id") == 0)
-                        bit = F_MESSAGE_REMOTE_ID;
-                else if (g_strcmp0(key, "payload") == 0)
-                        bit = F_PAYLOAD;
-                else if (g_strcmp0(key, "mailbox_timeout") == 0)
-                        bit = F_MAILBOX_TIMEOUT;
-                else if (ask && g_strcmp0(key, "reply_timeout") == 0)
-                        bit = F_REPLY_TIMEOUT;
-                else if (g_strcmp0(key, "immediate") == 0)
-                        bit = F_IMMEDIATE;
-                else {
+                bit = i >= 0 ? 1u << i : 0;
+                if (bit == 0 || (bit == F_REPLY_TIMEOUT && !ask)) {
                         if (!skip_item(r, 0, "an unknown request field", error))
                                 return FALSE;
                         continue;
                 }
                 if (seen & bit)
-                        return dup_field(what, key, error);
+                        return dup_field(what, field_names[i], error);
                 seen |= bit;
                 switch (bit) {
                 case F_ACTOR_ID:
