@@ -671,22 +671,12 @@ read_text(Reader *r, const char *what, GError **error)
         return read_text_rest(r, &tok, what, error);
 }
 
-/* g_byte_array_append() of one byte costs a call and a memcpy; @out has
- * room reserved for a definite array (indefinite ones grow as usual). */
-static inline void
-append_byte(GByteArray *out, guint8 b)
-{
-        guint at = out->len;
-
-        g_byte_array_set_size(out, at + 1);
-        out->data[at] = b;
-}
-
 /* serde's Vec<u8>: an array of unsigned integers 0..255. */
 static GBytes *
 read_u8_seq(Reader *r, const char *what, GError **error)
 {
-        g_autoptr(GByteArray) out = NULL;
+        g_autofree guint8 *out = NULL;
+        gsize n = 0;
         Tok tok, el;
         gboolean indef;
 
@@ -697,8 +687,9 @@ read_u8_seq(Reader *r, const char *what, GError **error)
                 return NULL;
         }
         indef = tok.type == TOK_ARRAY_INDEF;
-        /* Each element takes at least one byte: the input bounds the size. */
-        out = g_byte_array_sized_new((guint)MIN(indef ? 0 : tok.u, r->len - r->pos));
+        /* Each element takes at least one byte of input: what is left of it
+         * bounds the count, so @out never needs to grow. */
+        out = g_malloc(MAX(MIN(indef ? G_MAXUINT64 : tok.u, r->len - r->pos), 1));
         for (guint64 i = 0; indef || i < tok.u; i++) {
                 if (indef && rd_peek_break(r)) {
                         r->pos++;
@@ -707,11 +698,11 @@ read_u8_seq(Reader *r, const char *what, GError **error)
                 /* The shortest forms, as every encoder writes them, without
                  * a trip through libcbor; anything else goes the long way. */
                 if (r->pos < r->len && r->data[r->pos] < 24) {
-                        append_byte(out, r->data[r->pos++]);
+                        out[n++] = r->data[r->pos++];
                         continue;
                 }
                 if (r->len - r->pos >= 2 && r->data[r->pos] == 0x18) {
-                        append_byte(out, r->data[r->pos + 1]);
+                        out[n++] = r->data[r->pos + 1];
                         r->pos += 2;
                         continue;
                 }
@@ -731,9 +722,9 @@ read_u8_seq(Reader *r, const char *what, GError **error)
                                     what, i, el.u);
                         return NULL;
                 }
-                append_byte(out, (guint8)el.u);
+                out[n++] = (guint8)el.u;
         }
-        return g_byte_array_free_to_bytes(g_steal_pointer(&out));
+        return g_bytes_new_take(g_steal_pointer(&out), n);
 }
 
 static gboolean

@@ -52,7 +52,11 @@ struct _KpYamuxSession {
         guint n_backlog;
         gsize buffered;
         KpYamuxBuf out;
-        GQueue events;
+        /* Unread events, by value, from @events_head on: no allocation per
+         * event, and nothing to walk when a stream is released (next_event
+         * drops the events of streams that are gone; ids are never reused). */
+        GArray *events;
+        guint events_head;
         GError *error;
         gboolean go_away_sent;
         gboolean go_away_received;
@@ -192,15 +196,14 @@ emit_reply(KpYamuxSession *self, guint8 type, guint16 flags, guint32 stream_id, 
         return TRUE;
 }
 
+/* The pointer is valid until the next push. */
 static KpYamuxEvent *
 push_event(KpYamuxSession *self, KpYamuxEventKind kind, guint32 stream_id)
 {
-        KpYamuxEvent *ev = g_new0(KpYamuxEvent, 1);
+        KpYamuxEvent ev = { .kind = kind, .stream_id = stream_id };
 
-        ev->kind = kind;
-        ev->stream_id = stream_id;
-        g_queue_push_tail(&self->events, ev);
-        return ev;
+        g_array_append_val(self->events, ev);
+        return &g_array_index(self->events, KpYamuxEvent, self->events->len - 1);
 }
 
 static gboolean
@@ -353,7 +356,7 @@ kp_yamux_session_new(KpYamuxRole role)
         self->streams = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, stream_free);
         self->next_id = role == KP_YAMUX_ROLE_CLIENT ? 1 : 2;
         self->next_ping = 1;
-        g_queue_init(&self->events);
+        self->events = g_array_new(FALSE, FALSE, sizeof(KpYamuxEvent));
         return self;
 }
 
@@ -363,7 +366,7 @@ kp_yamux_session_free(KpYamuxSession *session)
         if (session == NULL)
                 return;
         g_hash_table_unref(session->streams);
-        g_queue_clear_full(&session->events, g_free);
+        g_array_unref(session->events);
         buf_clear(&session->out);
         g_clear_error(&session->error);
         g_free(session);
@@ -718,14 +721,13 @@ kp_yamux_session_next_event(KpYamuxSession *session, KpYamuxEvent *ret_event)
         g_return_val_if_fail(session != NULL, FALSE);
         g_return_val_if_fail(ret_event != NULL, FALSE);
 
-        while ((ev = g_queue_pop_head(&session->events)) != NULL) {
+        while (session->events_head < session->events->len) {
+                ev = &g_array_index(session->events, KpYamuxEvent, session->events_head++);
                 if (is_stream_event(ev->kind)) {
                         KpYamuxStream *st = stream_lookup(session, ev->stream_id);
 
-                        if (st == NULL || st->detached) {
-                                g_free(ev);
+                        if (st == NULL || st->detached)
                                 continue;
-                        }
                         if (ev->kind == KP_YAMUX_EVENT_STREAM_READABLE)
                                 st->queued &= ~(guint)KP_YAMUX_QUEUED_READABLE;
                         if (ev->kind == KP_YAMUX_EVENT_STREAM_WRITABLE)
@@ -733,9 +735,10 @@ kp_yamux_session_next_event(KpYamuxSession *session, KpYamuxEvent *ret_event)
                         ev->user_data = st->user_data;
                 }
                 *ret_event = *ev;
-                g_free(ev);
                 return TRUE;
         }
+        g_array_set_size(session->events, 0);
+        session->events_head = 0;
         return FALSE;
 }
 
@@ -1031,23 +1034,6 @@ kp_yamux_stream_reset(KpYamuxSession *session, guint32 stream_id, GError **error
         return TRUE;
 }
 
-static void
-purge_events(KpYamuxSession *self, guint32 stream_id)
-{
-        GList *l = self->events.head;
-
-        while (l != NULL) {
-                GList *next = l->next;
-                KpYamuxEvent *ev = l->data;
-
-                if (is_stream_event(ev->kind) && ev->stream_id == stream_id) {
-                        g_free(ev);
-                        g_queue_delete_link(&self->events, l);
-                }
-                l = next;
-        }
-}
-
 void
 kp_yamux_stream_release(KpYamuxSession *session, guint32 stream_id)
 {
@@ -1058,7 +1044,6 @@ kp_yamux_stream_release(KpYamuxSession *session, guint32 stream_id)
         st = host_stream(session, stream_id, NULL);
         if (st == NULL)
                 return;
-        purge_events(session, stream_id);
         st->user_data = NULL;
         st->queued = 0;
         if (st->local_fin && !st->remote_fin && !st->reset && session->error == NULL) {
