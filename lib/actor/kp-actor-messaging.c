@@ -489,8 +489,11 @@ kp_actor_send_async(KpConnection *conn, const KpKameoRequest *request, guint tim
         }
         s = g_new0(KpActorSend, 1);
         s->body = g_byte_array_new();
+        /* The stream's SYN, the proposal, the request and the FIN: one frame. */
+        kp_connection_hold_output(conn);
         stream = kp_connection_open_stream(conn, protocols, &callbacks, s, &error);
         if (stream == NULL) {
+                kp_connection_release_output(conn);
                 g_byte_array_unref(s->body);
                 g_free(s);
                 g_task_return_error(task, g_steal_pointer(&error));
@@ -503,6 +506,7 @@ kp_actor_send_async(KpConnection *conn, const KpKameoRequest *request, guint tim
         data = g_bytes_get_data(wire, &len);
         kp_stream_write(stream, data, len);
         kp_stream_close_write(stream);
+        kp_connection_release_output(conn);
 }
 
 KpKameoResponse *

@@ -52,6 +52,12 @@ struct _KpYamuxSession {
         guint n_backlog;
         gsize buffered;
         KpYamuxBuf out;
+        /* The last frame in @out while it is a DATA frame still there whole:
+         * more data for its stream joins it instead of costing a frame (a
+         * stream's negotiation and its first message make one frame). */
+        gboolean last_open;
+        gsize last_at; /* offset of its header from out.start */
+        guint32 last_stream;
         /* Unread events, by value, from @events_head on: no allocation per
          * event, and nothing to walk when a stream is released (next_event
          * drops the events of streams that are gone; ids are never reused). */
@@ -172,9 +178,31 @@ emit_frame(KpYamuxSession *self, guint8 type, guint16 flags, guint32 stream_id, 
         KpYamuxHeader h = { KP_YAMUX_VERSION, type, flags, stream_id, length };
         guint8 hdr[KP_YAMUX_HEADER_SIZE];
 
+        self->last_open
+            = type == KP_YAMUX_TYPE_DATA && !(flags & (KP_YAMUX_FLAG_FIN | KP_YAMUX_FLAG_RST));
+        self->last_at = buf_len(&self->out);
+        self->last_stream = stream_id;
         kp_yamux_header_encode(&h, hdr);
         buf_append(&self->out, hdr, sizeof(hdr));
         buf_append(&self->out, payload, payload_len);
+}
+
+/* Appends to the last frame when it belongs to @stream_id and has room. */
+static gboolean
+extend_last_frame(KpYamuxSession *self, guint32 stream_id, const guint8 *data, gsize n)
+{
+        guint8 *hdr = self->out.data + self->out.start + self->last_at;
+        KpYamuxHeader h;
+
+        if (!self->last_open || self->last_stream != stream_id)
+                return FALSE;
+        kp_yamux_header_decode(hdr, &h);
+        if (h.length + n > KP_YAMUX_MAX_SEND_FRAME)
+                return FALSE;
+        h.length += (guint32)n;
+        kp_yamux_header_encode(&h, hdr);
+        buf_append(&self->out, data, n);
+        return TRUE;
 }
 
 /* A frame the peer made us send: bounded, so that a peer that floods us and
@@ -705,6 +733,13 @@ kp_yamux_session_output_consumed(KpYamuxSession *session, gsize n)
         g_return_if_fail(n <= buf_len(&session->out));
 
         buf_consume(&session->out, n, KP_YAMUX_KEEP_BUFFER);
+        /* Only a frame still whole in @out can grow. */
+        if (session->last_open) {
+                if (n > session->last_at)
+                        session->last_open = FALSE;
+                else
+                        session->last_at -= n;
+        }
         if (!session->any_write_blocked || buf_len(&session->out) >= KP_YAMUX_OUTPUT_HIGH_WATER / 2)
                 return;
         session->any_write_blocked = FALSE;
@@ -898,8 +933,9 @@ kp_yamux_stream_write(KpYamuxSession *session, guint32 stream_id, const guint8 *
                 gsize chunk = MIN(n - off, (gsize)KP_YAMUX_MAX_SEND_FRAME);
                 guint16 flags = stream_take_open_flags(session, st);
 
-                emit_frame(session, KP_YAMUX_TYPE_DATA, flags, stream_id, (guint32)chunk,
-                           data + off, chunk);
+                if (flags != 0 || !extend_last_frame(session, stream_id, data + off, chunk))
+                        emit_frame(session, KP_YAMUX_TYPE_DATA, flags, stream_id, (guint32)chunk,
+                                   data + off, chunk);
                 off += chunk;
         }
         st->send_window -= (guint32)n;
@@ -999,6 +1035,8 @@ kp_yamux_stream_close(KpYamuxSession *session, guint32 stream_id, GError **error
          * already ended the stream. */
         if (st->reset || st->local_fin || session->error != NULL)
                 return TRUE;
+        /* Never on a DATA frame: js-libp2p-yamux applies a frame's flags
+         * before its payload and drops data that arrives after a FIN. */
         flags = stream_take_open_flags(session, st) | KP_YAMUX_FLAG_FIN;
         emit_frame(session, KP_YAMUX_TYPE_WINDOW_UPDATE, flags, stream_id, 0, NULL, 0);
         st->local_fin = TRUE;

@@ -92,6 +92,12 @@ gboolean kp_connection_is_open(KpConnection *conn);
 gint64 kp_connection_get_upgrade_us(KpConnection *conn);
 KpHost *kp_connection_get_host(KpConnection *conn);
 
+/* Output written between these two calls (they nest) leaves together at
+ * the last release: one Noise message and one send. Opening a stream,
+ * writing a request and closing it so makes one yamux frame. */
+void kp_connection_hold_output(KpConnection *conn);
+void kp_connection_release_output(KpConnection *conn);
+
 /* Opens a stream proposing @protocols in order. With one protocol the
  * proposal travels with the first data (no round trip). NULL with @error
  * when the connection cannot open more streams. */
