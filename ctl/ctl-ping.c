@@ -209,11 +209,22 @@ parse_ping_options(int argc, char **argv, KpPingOptions *o, GError **error)
 
 /* ---- output ----------------------------------------------------------- */
 
+static GPollFunc default_poll;
+
+/* Output is flushed whenever the session is about to wait, not once per
+ * line: a reader following it live gets every line before kpingctl sleeps,
+ * and a burst of pongs handled in one go costs one write, not one each. */
+static gint
+poll_after_flush(GPollFD *fds, guint nfds, gint timeout)
+{
+        fflush(stdout);
+        return default_poll(fds, nfds, timeout);
+}
+
 static void
 print_json(json_object *obj)
 {
         printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN));
-        fflush(stdout);
         json_object_put(obj);
 }
 
@@ -223,7 +234,6 @@ report_sent(KpPingSession *s, guint64 seq)
         if (s->o->json || s->o->quiet)
                 return;
         printf("Sending PING #%" G_GUINT64_FORMAT "\n", seq);
-        fflush(stdout);
 }
 
 static void
@@ -247,7 +257,6 @@ report_pong(KpPingSession *s, guint64 seq, gint64 rtt_us, gboolean has_total, gu
                        seq, total, rtt_us / 1000.0);
         else
                 printf("Received PONG #%" G_GUINT64_FORMAT " time=%.3f ms\n", seq, rtt_us / 1000.0);
-        fflush(stdout);
 }
 
 static void
@@ -268,7 +277,6 @@ report_timeout(KpPingSession *s, guint64 seq, const char *reason)
                 printf("Lost PING #%" G_GUINT64_FORMAT ": %s\n", seq, reason);
         else
                 printf("Timeout for PING #%" G_GUINT64_FORMAT "\n", seq);
-        fflush(stdout);
 }
 
 static void
@@ -291,7 +299,6 @@ report_disconnected(KpPingSession *s, const char *reason)
         if (s->o->quiet)
                 return;
         printf("Connection lost: %s%s\n", reason, again ? "; reconnecting" : "");
-        fflush(stdout);
 }
 
 static void
@@ -313,7 +320,6 @@ report_reconnected(KpPingSession *s, gint64 after_ms)
                " ping%s lost)\n",
                after_ms, s->reconnect_attempts, s->reconnect_attempts == 1 ? "" : "s",
                s->outage_lost, s->outage_lost == 1 ? "" : "s");
-        fflush(stdout);
 }
 
 static int
@@ -985,6 +991,8 @@ run_session(KpPingSession *s)
         sigint_id = g_unix_signal_add(SIGINT, on_interrupt, s);
         sigterm_id = g_unix_signal_add(SIGTERM, on_interrupt, s);
         s->started_us = g_get_monotonic_time();
+        default_poll = g_main_context_get_poll_func(NULL);
+        g_main_context_set_poll_func(NULL, poll_after_flush);
         if (s->o->deadline > 0)
                 s->deadline_id = g_timeout_add((guint)(s->o->deadline * 1000), on_deadline, s);
 
@@ -1043,6 +1051,7 @@ out:
         g_clear_error(&s->fatal);
         g_clear_error(&s->establish_error);
         g_clear_object(&s->cancel);
+        g_main_context_set_poll_func(NULL, default_poll);
         return status;
 }
 
