@@ -146,10 +146,13 @@ enc_tstr(GByteArray *out, const char *s)
         guint8 buf[HEAD_MAX];
         gsize len = s != NULL ? strlen(s) : 0;
         gsize w = cbor_encode_string_start(len, buf, sizeof(buf));
+        guint at = out->len;
 
-        g_byte_array_append(out, buf, (guint)w);
+        /* head and text in one step: field names make most of a message */
+        g_byte_array_set_size(out, (guint)(at + w + len));
+        memcpy(out->data + at, buf, w);
         if (len > 0)
-                g_byte_array_append(out, (const guint8 *)s, (guint)len);
+                memcpy(out->data + at + w, s, len);
 }
 
 static void
@@ -794,7 +797,9 @@ read_field_name(Reader *r, const char *what, const char *const *names, gint *ret
                 return FALSE;
         if (tok.type == TOK_TSTR) {
                 for (gint i = 0; names[i] != NULL; i++) {
-                        if (strlen(names[i]) == tok.len
+                        /* the first byte rules out most names cheaply */
+                        if (tok.len > 0 && names[i][0] == (char)tok.ptr[0]
+                            && strlen(names[i]) == tok.len
                             && memcmp(names[i], tok.ptr, tok.len) == 0) {
                                 *ret_index = i;
                                 return TRUE;
