@@ -1423,13 +1423,25 @@ done:
         return TRUE;
 }
 
-static GBytes *
-mp_finish(msgpack_sbuffer *sbuf)
-{
-        GBytes *out = g_bytes_new(sbuf->data, sbuf->size);
+/* A Pong, the larger of the two, is at most 1 (map) + 4 ("seq") + 9 +
+ * 6 ("total") + 9 bytes: both are packed on the stack, where msgpack-c's
+ * sbuffer would allocate 8 KiB for each. */
+#define MP_SMALL_MAX 32
 
-        msgpack_sbuffer_destroy(sbuf);
-        return out;
+typedef struct {
+        guint8 data[MP_SMALL_MAX];
+        gsize len;
+} MpSmall;
+
+static int
+mp_small_write(void *user_data, const char *buf, size_t len)
+{
+        MpSmall *out = user_data;
+
+        g_return_val_if_fail(len <= sizeof out->data - out->len, -1);
+        memcpy(out->data + out->len, buf, len);
+        out->len += len;
+        return 0;
 }
 
 static void
@@ -1444,31 +1456,29 @@ mp_key(msgpack_packer *pk, const char *key)
 GBytes *
 kp_kameo_ping_encode(guint64 seq)
 {
-        msgpack_sbuffer sbuf;
+        MpSmall out = { .len = 0 };
         msgpack_packer pk;
 
-        msgpack_sbuffer_init(&sbuf);
-        msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
+        msgpack_packer_init(&pk, &out, mp_small_write);
         msgpack_pack_map(&pk, 1);
         mp_key(&pk, "seq");
         msgpack_pack_uint64(&pk, seq);
-        return mp_finish(&sbuf);
+        return g_bytes_new(out.data, out.len);
 }
 
 GBytes *
 kp_kameo_pong_encode(guint64 seq, guint64 total)
 {
-        msgpack_sbuffer sbuf;
+        MpSmall out = { .len = 0 };
         msgpack_packer pk;
 
-        msgpack_sbuffer_init(&sbuf);
-        msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
+        msgpack_packer_init(&pk, &out, mp_small_write);
         msgpack_pack_map(&pk, 2);
         mp_key(&pk, "seq");
         msgpack_pack_uint64(&pk, seq);
         mp_key(&pk, "total");
         msgpack_pack_uint64(&pk, total);
-        return mp_finish(&sbuf);
+        return g_bytes_new(out.data, out.len);
 }
 
 static gboolean
