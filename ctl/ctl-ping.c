@@ -11,6 +11,7 @@
 #include "ctl.h"
 #include "actor/kp-actor-messaging.h"
 #include "actor/kp-actor-registry.h"
+#include "net/kp-deadlines.h"
 #include "net/kp-ping-service.h"
 
 #define KP_PING_DEFAULT_COUNT    100
@@ -45,7 +46,7 @@ typedef struct {
 typedef struct {
         guint64 seq;
         gint64 sent_us;
-        guint timeout_id;
+        KpDeadline deadline;
         gboolean resent;
         struct _KpPingSession *session;
 } KpPingRecord;
@@ -60,7 +61,8 @@ typedef struct _KpPingSession {
         KpPeerId actor_peer;
         guint64 actor_seq;
         guint asks_pending;
-        GHashTable *in_flight; /* seq -> KpPingRecord* */
+        GHashTable *in_flight;       /* seq -> KpPingRecord* */
+        KpDeadlines *ping_deadlines; /* the -W timeouts of @in_flight */
         guint64 next_seq;
         guint64 transmitted;
         guint64 received;
@@ -207,11 +209,22 @@ parse_ping_options(int argc, char **argv, KpPingOptions *o, GError **error)
 
 /* ---- output ----------------------------------------------------------- */
 
+static GPollFunc default_poll;
+
+/* Output is flushed whenever the session is about to wait, not once per
+ * line: a reader following it live gets every line before kpingctl sleeps,
+ * and a burst of pongs handled in one go costs one write, not one each. */
+static gint
+poll_after_flush(GPollFD *fds, guint nfds, gint timeout)
+{
+        fflush(stdout);
+        return default_poll(fds, nfds, timeout);
+}
+
 static void
 print_json(json_object *obj)
 {
         printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN));
-        fflush(stdout);
         json_object_put(obj);
 }
 
@@ -221,7 +234,6 @@ report_sent(KpPingSession *s, guint64 seq)
         if (s->o->json || s->o->quiet)
                 return;
         printf("Sending PING #%" G_GUINT64_FORMAT "\n", seq);
-        fflush(stdout);
 }
 
 static void
@@ -245,7 +257,6 @@ report_pong(KpPingSession *s, guint64 seq, gint64 rtt_us, gboolean has_total, gu
                        seq, total, rtt_us / 1000.0);
         else
                 printf("Received PONG #%" G_GUINT64_FORMAT " time=%.3f ms\n", seq, rtt_us / 1000.0);
-        fflush(stdout);
 }
 
 static void
@@ -266,7 +277,6 @@ report_timeout(KpPingSession *s, guint64 seq, const char *reason)
                 printf("Lost PING #%" G_GUINT64_FORMAT ": %s\n", seq, reason);
         else
                 printf("Timeout for PING #%" G_GUINT64_FORMAT "\n", seq);
-        fflush(stdout);
 }
 
 static void
@@ -289,7 +299,6 @@ report_disconnected(KpPingSession *s, const char *reason)
         if (s->o->quiet)
                 return;
         printf("Connection lost: %s%s\n", reason, again ? "; reconnecting" : "");
-        fflush(stdout);
 }
 
 static void
@@ -311,7 +320,6 @@ report_reconnected(KpPingSession *s, gint64 after_ms)
                " ping%s lost)\n",
                after_ms, s->reconnect_attempts, s->reconnect_attempts == 1 ? "" : "s",
                s->outage_lost, s->outage_lost == 1 ? "" : "s");
-        fflush(stdout);
 }
 
 static int
@@ -423,7 +431,7 @@ maybe_finished(KpPingSession *s)
 static void
 record_free(KpPingRecord *r)
 {
-        g_clear_handle_id(&r->timeout_id, g_source_remove);
+        kp_deadline_cancel(&r->deadline);
         g_free(r);
 }
 
@@ -456,14 +464,13 @@ lose(KpPingSession *s, guint64 seq, const char *reason)
         report_timeout(s, seq, reason);
 }
 
-static gboolean
-on_ping_timeout(gpointer user_data)
+static void
+on_ping_timeout(gpointer data, gpointer user_data)
 {
-        KpPingRecord *r = user_data;
-        KpPingSession *s = r->session;
+        KpPingRecord *r = data;
+        KpPingSession *s = user_data;
         guint64 seq = r->seq;
 
-        r->timeout_id = 0;
         g_hash_table_remove(s->in_flight, &r->seq);
         s->lost++;
         if (s->reconnecting) {
@@ -474,7 +481,6 @@ on_ping_timeout(gpointer user_data)
         maybe_finished(s);
         if (s->o->interval == 0)
                 send_pings(s);
-        return G_SOURCE_REMOVE;
 }
 
 static void
@@ -668,13 +674,19 @@ static void
 send_one(KpPingSession *s)
 {
         KpPingRecord *r = g_new0(KpPingRecord, 1);
+        gboolean alone = g_hash_table_size(s->in_flight) == 0;
 
         r->session = s;
         r->seq = ++s->next_seq;
         s->transmitted++;
         g_hash_table_insert(s->in_flight, &r->seq, r);
-        r->timeout_id = g_timeout_add((guint)(s->o->timeout * 1000), on_ping_timeout, r);
+        kp_deadlines_add(s->ping_deadlines, &r->deadline, (guint)(s->o->timeout * 1000), r);
         report_sent(s, r->seq);
+        /* A ping with no other in flight leaves after the output is
+         * written: on one CPU the peer runs only once kpingctl waits, so a
+         * write after the send would sit inside its round trip. */
+        if (alone)
+                fflush(stdout);
         send_on_backend(s, r);
 }
 
@@ -985,6 +997,8 @@ run_session(KpPingSession *s)
         sigint_id = g_unix_signal_add(SIGINT, on_interrupt, s);
         sigterm_id = g_unix_signal_add(SIGTERM, on_interrupt, s);
         s->started_us = g_get_monotonic_time();
+        default_poll = g_main_context_get_poll_func(NULL);
+        g_main_context_set_poll_func(NULL, poll_after_flush);
         if (s->o->deadline > 0)
                 s->deadline_id = g_timeout_add((guint)(s->o->deadline * 1000), on_deadline, s);
 
@@ -1043,6 +1057,7 @@ out:
         g_clear_error(&s->fatal);
         g_clear_error(&s->establish_error);
         g_clear_object(&s->cancel);
+        g_main_context_set_poll_func(NULL, default_poll);
         return status;
 }
 
@@ -1059,9 +1074,11 @@ kp_ctl_ping(int argc, char **argv)
         s.o = &o;
         s.in_flight
             = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, (GDestroyNotify)record_free);
+        s.ping_deadlines = kp_deadlines_new(on_ping_timeout, &s);
         s.rtts = g_array_new(FALSE, FALSE, sizeof(gint64));
         status = run_session(&s);
         g_hash_table_unref(s.in_flight);
+        kp_deadlines_free(s.ping_deadlines);
         g_array_unref(s.rtts);
         return status;
 }

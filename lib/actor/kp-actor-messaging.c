@@ -3,6 +3,7 @@
 #include "actor/kp-actor-messaging.h"
 
 #include "core/kp-error.h"
+#include "net/kp-deadlines.h"
 
 /* ---- the responder ------------------------------------------------------ */
 
@@ -13,9 +14,10 @@ typedef struct {
 
 struct _KpActorServer {
         KpHost *host;
-        GHashTable *handlers; /* "actor\nmessage" -> KpActorHandler */
-        GHashTable *actors;   /* guint64* seq -> char* actor_remote_id */
-        GHashTable *per_peer; /* KpPeerId* (owned) -> GUINT count of open requests */
+        GHashTable *handlers;        /* "actor\nmessage" -> KpActorHandler */
+        GHashTable *actors;          /* guint64* seq -> char* actor_remote_id */
+        GHashTable *per_peer;        /* KpPeerId* (owned) -> GUINT count of open requests */
+        KpDeadlines *read_deadlines; /* of KpActorRequest*, until their FIN */
         KpActorLimits limits;
         gint64 refusal_logged_us; /* the last refusal line */
         guint refusals_unlogged;  /* refusals since */
@@ -32,7 +34,7 @@ struct _KpActorRequest {
         gboolean counted;      /* in per_peer */
         KpPeerId peer;
         GByteArray *body;
-        guint read_timeout_id;
+        KpDeadline read_deadline;
         KpKameoRequestKind kind;
         gboolean answered;
 };
@@ -65,7 +67,7 @@ request_unref(KpActorRequest *r)
 {
         if (--r->ref_count > 0)
                 return;
-        g_clear_handle_id(&r->read_timeout_id, g_source_remove);
+        kp_deadline_cancel(&r->read_deadline);
         g_clear_pointer(&r->body, g_byte_array_unref);
         g_clear_pointer(&r->stream, kp_stream_unref);
         g_free(r);
@@ -216,7 +218,7 @@ dispatch(KpActorRequest *r, KpKameoRequest *req)
 {
         KpActorServer *s = r->server;
         g_autofree char *key
-            = g_strdup_printf("%s\n%s", req->actor_remote_id, req->message_remote_id);
+            = g_strconcat(req->actor_remote_id, "\n", req->message_remote_id, NULL);
         KpActorHandler *h = g_hash_table_lookup(s->handlers, key);
         const char *running_type;
         gsize len;
@@ -276,7 +278,7 @@ on_request_eof(KpStream *stream, gpointer user_data)
         g_autoptr(KpKameoRequest) req = NULL;
         g_autoptr(GError) error = NULL;
 
-        g_clear_handle_id(&r->read_timeout_id, g_source_remove);
+        kp_deadline_cancel(&r->read_deadline);
         if (r->server == NULL) {
                 kp_stream_reset(stream);
                 return;
@@ -309,17 +311,15 @@ on_request_closed(KpStream *stream, const GError *error, gpointer user_data)
         request_unref(r);
 }
 
-static gboolean
-on_request_read_timeout(gpointer user_data)
+static void
+on_request_read_timeout(gpointer data, gpointer user_data)
 {
-        KpActorRequest *r = user_data;
+        KpActorRequest *r = data;
 
-        r->read_timeout_id = 0;
         log_request_failure(&r->peer, "write side not closed within %d ms: stream reset",
                             KP_ACTOR_REQUEST_READ_TIMEOUT_MS);
         if (r->stream != NULL)
                 kp_stream_reset(r->stream);
-        return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -389,8 +389,7 @@ on_messaging_stream(KpStream *stream, gpointer user_data)
         r->stream = kp_stream_ref(stream);
         r->peer = *peer;
         r->body = g_byte_array_new();
-        r->read_timeout_id
-            = g_timeout_add(KP_ACTOR_REQUEST_READ_TIMEOUT_MS, on_request_read_timeout, r);
+        kp_deadlines_add(s->read_deadlines, &r->read_deadline, KP_ACTOR_REQUEST_READ_TIMEOUT_MS, r);
         kp_stream_set_callbacks(stream, &callbacks, r);
 }
 
@@ -403,6 +402,7 @@ kp_actor_server_new(KpHost *host)
         s->handlers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         s->actors = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
         s->per_peer = g_hash_table_new_full(kp_peer_id_hash, kp_peer_id_equal_func, g_free, NULL);
+        s->read_deadlines = kp_deadlines_new(on_request_read_timeout, s);
         kp_actor_limits_init(&s->limits);
         s->next_seq = 0;
         kp_host_set_stream_handler(host, KP_KAMEO_PROTOCOL_MESSAGING, on_messaging_stream, s);
@@ -418,6 +418,7 @@ kp_actor_server_free(KpActorServer *s)
         g_hash_table_unref(s->actors);
         g_hash_table_unref(s->per_peer);
         g_clear_handle_id(&s->refusal_summary_id, g_source_remove);
+        kp_deadlines_free(s->read_deadlines);
         g_free(s);
 }
 
@@ -447,7 +448,7 @@ kp_actor_server_add_handler(KpActorServer *s, const char *actor_remote_id,
         h->func = func;
         h->user_data = user_data;
         g_hash_table_replace(s->handlers,
-                             g_strdup_printf("%s\n%s", actor_remote_id, message_remote_id), h);
+                             g_strconcat(actor_remote_id, "\n", message_remote_id, NULL), h);
 }
 
 guint64
@@ -468,9 +469,23 @@ typedef struct {
         GTask *task; /* NULL once the result is returned */
         KpStream *stream;
         GByteArray *body;
-        guint timeout_id;
+        KpDeadline deadline;
         gboolean eof;
 } KpActorSend;
+
+static void on_send_timeout(gpointer data, gpointer user_data);
+
+/* The asks of the process share one timer: like g_timeout_add(), on the
+ * global default main context. Never freed (still reachable at exit). */
+static KpDeadlines *
+send_deadlines(void)
+{
+        static KpDeadlines *deadlines;
+
+        if (deadlines == NULL)
+                deadlines = kp_deadlines_new(on_send_timeout, NULL);
+        return deadlines;
+}
 
 static void
 send_complete(KpActorSend *s, KpKameoResponse *resp, GError *error)
@@ -482,7 +497,7 @@ send_complete(KpActorSend *s, KpKameoResponse *resp, GError *error)
                 g_clear_pointer(&resp, kp_kameo_response_free);
                 return;
         }
-        g_clear_handle_id(&s->timeout_id, g_source_remove);
+        kp_deadline_cancel(&s->deadline);
         if (error != NULL)
                 g_task_return_error(task, error);
         else
@@ -535,21 +550,20 @@ on_response_closed(KpStream *stream, const GError *error, gpointer user_data)
                       error != NULL ? g_error_copy(error)
                                     : g_error_new(KP_ERROR, KP_ERROR_CLOSED,
                                                   "request stream closed without an answer"));
+        kp_deadline_cancel(&s->deadline);
         g_clear_pointer(&s->stream, kp_stream_unref);
         g_clear_pointer(&s->body, g_byte_array_unref);
         g_free(s);
 }
 
-static gboolean
-on_send_timeout(gpointer user_data)
+static void
+on_send_timeout(gpointer data, gpointer user_data)
 {
-        KpActorSend *s = user_data;
+        KpActorSend *s = data;
 
-        s->timeout_id = 0;
         send_complete(s, NULL, g_error_new(KP_ERROR, KP_ERROR_TIMEOUT, "no answer in time"));
         if (s->stream != NULL)
                 kp_stream_reset(s->stream);
-        return G_SOURCE_REMOVE;
 }
 
 void
@@ -578,8 +592,11 @@ kp_actor_send_async(KpConnection *conn, const KpKameoRequest *request, guint tim
         }
         s = g_new0(KpActorSend, 1);
         s->body = g_byte_array_new();
+        /* The stream's SYN, the proposal, the request and the FIN: one frame. */
+        kp_connection_hold_output(conn);
         stream = kp_connection_open_stream(conn, protocols, &callbacks, s, &error);
         if (stream == NULL) {
+                kp_connection_release_output(conn);
                 g_byte_array_unref(s->body);
                 g_free(s);
                 g_task_return_error(task, g_steal_pointer(&error));
@@ -587,11 +604,12 @@ kp_actor_send_async(KpConnection *conn, const KpKameoRequest *request, guint tim
         }
         s->task = g_steal_pointer(&task);
         s->stream = kp_stream_ref(stream);
-        s->timeout_id = g_timeout_add(timeout_ms > 0 ? timeout_ms : KP_ACTOR_DEFAULT_ASK_TIMEOUT_MS,
-                                      on_send_timeout, s);
+        kp_deadlines_add(send_deadlines(), &s->deadline,
+                         timeout_ms > 0 ? timeout_ms : KP_ACTOR_DEFAULT_ASK_TIMEOUT_MS, s);
         data = g_bytes_get_data(wire, &len);
         kp_stream_write(stream, data, len);
         kp_stream_close_write(stream);
+        kp_connection_release_output(conn);
 }
 
 KpKameoResponse *

@@ -146,10 +146,13 @@ enc_tstr(GByteArray *out, const char *s)
         guint8 buf[HEAD_MAX];
         gsize len = s != NULL ? strlen(s) : 0;
         gsize w = cbor_encode_string_start(len, buf, sizeof(buf));
+        guint at = out->len;
 
-        g_byte_array_append(out, buf, (guint)w);
+        /* head and text in one step: field names make most of a message */
+        g_byte_array_set_size(out, (guint)(at + w + len));
+        memcpy(out->data + at, buf, w);
         if (len > 0)
-                g_byte_array_append(out, (const guint8 *)s, (guint)len);
+                memcpy(out->data + at + w, s, len);
 }
 
 static void
@@ -675,7 +678,8 @@ read_text(Reader *r, const char *what, GError **error)
 static GBytes *
 read_u8_seq(Reader *r, const char *what, GError **error)
 {
-        g_autoptr(GByteArray) out = NULL;
+        g_autofree guint8 *out = NULL;
+        gsize n = 0;
         Tok tok, el;
         gboolean indef;
 
@@ -686,11 +690,10 @@ read_u8_seq(Reader *r, const char *what, GError **error)
                 return NULL;
         }
         indef = tok.type == TOK_ARRAY_INDEF;
-        /* Each element takes at least one byte: the input bounds the size. */
-        out = g_byte_array_sized_new((guint)MIN(indef ? 0 : tok.u, r->len - r->pos));
+        /* Each element takes at least one byte of input: what is left of it
+         * bounds the count, so @out never needs to grow. */
+        out = g_malloc(MAX(MIN(indef ? G_MAXUINT64 : tok.u, r->len - r->pos), 1));
         for (guint64 i = 0; indef || i < tok.u; i++) {
-                guint8 b;
-
                 if (indef && rd_peek_break(r)) {
                         r->pos++;
                         break;
@@ -698,14 +701,12 @@ read_u8_seq(Reader *r, const char *what, GError **error)
                 /* The shortest forms, as every encoder writes them, without
                  * a trip through libcbor; anything else goes the long way. */
                 if (r->pos < r->len && r->data[r->pos] < 24) {
-                        b = r->data[r->pos++];
-                        g_byte_array_append(out, &b, 1);
+                        out[n++] = r->data[r->pos++];
                         continue;
                 }
                 if (r->len - r->pos >= 2 && r->data[r->pos] == 0x18) {
-                        b = r->data[r->pos + 1];
+                        out[n++] = r->data[r->pos + 1];
                         r->pos += 2;
-                        g_byte_array_append(out, &b, 1);
                         continue;
                 }
                 if (!rd_next(r, &el, what, error))
@@ -724,10 +725,9 @@ read_u8_seq(Reader *r, const char *what, GError **error)
                                     what, i, el.u);
                         return NULL;
                 }
-                b = (guint8)el.u;
-                g_byte_array_append(out, &b, 1);
+                out[n++] = (guint8)el.u;
         }
-        return g_byte_array_free_to_bytes(g_steal_pointer(&out));
+        return g_bytes_new_take(g_steal_pointer(&out), n);
 }
 
 static gboolean
@@ -783,6 +783,40 @@ map_more(Reader *r, Entries *e)
         return TRUE;
 }
 
+/* Reads a map key. A definite string (every encoder's choice) equal to
+ * one of @names is matched where it lies, without a copy or a UTF-8 check;
+ * anything else is read as text. *ret_index: its index in @names (NULL-
+ * terminated), or -1 with the name in *ret_other. */
+static gboolean
+read_field_name(Reader *r, const char *what, const char *const *names, gint *ret_index,
+                char **ret_other, GError **error)
+{
+        Tok tok;
+
+        if (!rd_next(r, &tok, what, error))
+                return FALSE;
+        if (tok.type == TOK_TSTR) {
+                for (gint i = 0; names[i] != NULL; i++) {
+                        /* the first byte rules out most names cheaply */
+                        if (tok.len > 0 && names[i][0] == (char)tok.ptr[0]
+                            && strlen(names[i]) == tok.len
+                            && memcmp(names[i], tok.ptr, tok.len) == 0) {
+                                *ret_index = i;
+                                return TRUE;
+                        }
+                }
+        }
+        *ret_other = read_text_rest(r, &tok, what, error);
+        if (*ret_other == NULL)
+                return FALSE;
+        *ret_index = -1;
+        for (gint i = 0; names[i] != NULL; i++) {
+                if (g_str_equal(names[i], *ret_other))
+                        *ret_index = i;
+        }
+        return TRUE;
+}
+
 static gboolean
 dup_field(const char *what, const char *key, GError **error)
 {
@@ -819,19 +853,21 @@ read_duration_opt(Reader *r, const char *what, gboolean *ret_has, KpKameoDuratio
         if (!map_begin(r, &tok, what, &e, error))
                 return FALSE;
         while (map_more(r, &e)) {
-                g_autofree char *key = read_text(r, "a Duration key", error);
+                static const char *const names[] = { "secs", "nanos", NULL };
+                g_autofree char *key = NULL;
+                gint i;
 
-                if (key == NULL)
+                if (!read_field_name(r, "a Duration key", names, &i, &key, error))
                         return FALSE;
-                if (g_strcmp0(key, "secs") == 0) {
+                if (i == 0) {
                         if (have_secs)
-                                return dup_field(what, key, error);
+                                return dup_field(what, names[i], error);
                         if (!read_uint(r, "Duration secs", G_MAXUINT64, &secs, error))
                                 return FALSE;
                         have_secs = TRUE;
-                } else if (g_strcmp0(key, "nanos") == 0) {
+                } else if (i == 1) {
                         if (have_nanos)
-                                return dup_field(what, key, error);
+                                return dup_field(what, names[i], error);
                         if (!read_uint(r, "Duration nanos", G_MAXUINT32, &nanos, error))
                                 return FALSE;
                         have_nanos = TRUE;
@@ -918,6 +954,12 @@ enum {
         F_IMMEDIATE = 1 << 6,
 };
 
+/* The fields of Ask and Tell, in the order of their F_ bits. */
+static const char *const field_names[] = {
+        "actor_id",        "actor_remote_id", "message_remote_id", "payload",
+        "mailbox_timeout", "reply_timeout",   "immediate",         NULL,
+};
+
 static gboolean
 read_actor_id(Reader *r, KpKameoRequest *req, GError **error)
 {
@@ -964,32 +1006,20 @@ read_request_body(Reader *r, KpKameoRequest *req, const char *what, GError **err
         if (!map_begin(r, &tok, what, &e, error))
                 return FALSE;
         while (map_more(r, &e)) {
-                g_autofree char *key = read_text(r, "a request field name", error);
+                g_autofree char *other = NULL;
+                gint i;
                 guint bit;
 
-                if (key == NULL)
+                if (!read_field_name(r, "a request field name", field_names, &i, &other, error))
                         return FALSE;
-                if (g_strcmp0(key, "actor_id") == 0)
-                        bit = F_ACTOR_ID;
-                else if (g_strcmp0(key, "actor_remote_id") == 0)
-                        bit = F_ACTOR_REMOTE_ID;
-                else if (g_strcmp0(key, "message_remote_id") == 0)
-                        bit = F_MESSAGE_REMOTE_ID;
-                else if (g_strcmp0(key, "payload") == 0)
-                        bit = F_PAYLOAD;
-                else if (g_strcmp0(key, "mailbox_timeout") == 0)
-                        bit = F_MAILBOX_TIMEOUT;
-                else if (ask && g_strcmp0(key, "reply_timeout") == 0)
-                        bit = F_REPLY_TIMEOUT;
-                else if (g_strcmp0(key, "immediate") == 0)
-                        bit = F_IMMEDIATE;
-                else {
+                bit = i >= 0 ? 1u << i : 0;
+                if (bit == 0 || (bit == F_REPLY_TIMEOUT && !ask)) {
                         if (!skip_item(r, 0, "an unknown request field", error))
                                 return FALSE;
                         continue;
                 }
                 if (seen & bit)
-                        return dup_field(what, key, error);
+                        return dup_field(what, field_names[i], error);
                 seen |= bit;
                 switch (bit) {
                 case F_ACTOR_ID:
@@ -1393,13 +1423,25 @@ done:
         return TRUE;
 }
 
-static GBytes *
-mp_finish(msgpack_sbuffer *sbuf)
-{
-        GBytes *out = g_bytes_new(sbuf->data, sbuf->size);
+/* A Pong, the larger of the two, is at most 1 (map) + 4 ("seq") + 9 +
+ * 6 ("total") + 9 bytes: both are packed on the stack, where msgpack-c's
+ * sbuffer would allocate 8 KiB for each. */
+#define MP_SMALL_MAX 32
 
-        msgpack_sbuffer_destroy(sbuf);
-        return out;
+typedef struct {
+        guint8 data[MP_SMALL_MAX];
+        gsize len;
+} MpSmall;
+
+static int
+mp_small_write(void *user_data, const char *buf, size_t len)
+{
+        MpSmall *out = user_data;
+
+        g_return_val_if_fail(len <= sizeof out->data - out->len, -1);
+        memcpy(out->data + out->len, buf, len);
+        out->len += len;
+        return 0;
 }
 
 static void
@@ -1414,31 +1456,29 @@ mp_key(msgpack_packer *pk, const char *key)
 GBytes *
 kp_kameo_ping_encode(guint64 seq)
 {
-        msgpack_sbuffer sbuf;
+        MpSmall out = { .len = 0 };
         msgpack_packer pk;
 
-        msgpack_sbuffer_init(&sbuf);
-        msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
+        msgpack_packer_init(&pk, &out, mp_small_write);
         msgpack_pack_map(&pk, 1);
         mp_key(&pk, "seq");
         msgpack_pack_uint64(&pk, seq);
-        return mp_finish(&sbuf);
+        return g_bytes_new(out.data, out.len);
 }
 
 GBytes *
 kp_kameo_pong_encode(guint64 seq, guint64 total)
 {
-        msgpack_sbuffer sbuf;
+        MpSmall out = { .len = 0 };
         msgpack_packer pk;
 
-        msgpack_sbuffer_init(&sbuf);
-        msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
+        msgpack_packer_init(&pk, &out, mp_small_write);
         msgpack_pack_map(&pk, 2);
         mp_key(&pk, "seq");
         msgpack_pack_uint64(&pk, seq);
         mp_key(&pk, "total");
         msgpack_pack_uint64(&pk, total);
-        return mp_finish(&sbuf);
+        return g_bytes_new(out.data, out.len);
 }
 
 static gboolean

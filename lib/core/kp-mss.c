@@ -43,13 +43,13 @@ struct _KpMss {
         char *protocol;
         GError *failure;
 
-        /* the message being received */
+        /* the message being received, when it arrives in pieces */
         guint8 prefix[KP_VARINT_MAX_BYTES];
         gsize prefix_len;
         gboolean have_len;
         gsize body_len;
         gsize body_have;
-        guint8 body[KP_MSS_MAX_MESSAGE];
+        guint8 *body; /* KP_MSS_MAX_MESSAGE bytes, allocated on first need */
 };
 
 static char *
@@ -117,20 +117,29 @@ kp_mss_encode_message(GByteArray *out, const char *line_without_newline)
                             strlen(line_without_newline));
 }
 
+/* Takes @protocols. */
 static KpMss *
-kp_mss_new(KpMssRole role, const char *const *protocols)
+kp_mss_new(KpMssRole role, GPtrArray *protocols)
 {
         KpMss *mss = g_new0(KpMss, 1);
 
         mss->role = role;
         mss->state = KP_MSS_NEGOTIATING;
         mss->phase = KP_MSS_PHASE_HEADER;
-        mss->protocols = g_ptr_array_new_with_free_func(g_free);
-        for (gsize i = 0; protocols[i] != NULL; i++)
-                g_ptr_array_add(mss->protocols, g_strdup(protocols[i]));
+        mss->protocols = protocols;
         mss->out = g_byte_array_sized_new(KP_MSS_OUT_RESERVE);
         kp_mss_encode_message(mss->out, KP_MSS_PROTOCOL_ID);
         return mss;
+}
+
+static GPtrArray *
+kp_mss_copy_protocols(const char *const *protocols)
+{
+        GPtrArray *copy = g_ptr_array_new_with_free_func(g_free);
+
+        for (gsize i = 0; protocols[i] != NULL; i++)
+                g_ptr_array_add(copy, g_strdup(protocols[i]));
+        return copy;
 }
 
 static gboolean
@@ -152,7 +161,7 @@ kp_mss_new_dialer(const char *const *protocols, gboolean lazy)
         g_return_val_if_fail(!lazy || protocols[1] == NULL, NULL);
         g_return_val_if_fail(kp_mss_protocols_are_valid(protocols), NULL);
 
-        mss = kp_mss_new(KP_MSS_ROLE_DIALER, protocols);
+        mss = kp_mss_new(KP_MSS_ROLE_DIALER, kp_mss_copy_protocols(protocols));
         mss->lazy = lazy;
         kp_mss_encode_message(mss->out, protocols[0]);
         return mss;
@@ -163,7 +172,14 @@ kp_mss_new_listener(const char *const *protocols)
 {
         g_return_val_if_fail(protocols != NULL, NULL);
         g_return_val_if_fail(kp_mss_protocols_are_valid(protocols), NULL);
-        return kp_mss_new(KP_MSS_ROLE_LISTENER, protocols);
+        return kp_mss_new(KP_MSS_ROLE_LISTENER, kp_mss_copy_protocols(protocols));
+}
+
+KpMss *
+kp_mss_new_listener_shared(GPtrArray *protocols)
+{
+        g_return_val_if_fail(protocols != NULL, NULL);
+        return kp_mss_new(KP_MSS_ROLE_LISTENER, g_ptr_array_ref(protocols));
 }
 
 void
@@ -188,6 +204,7 @@ kp_mss_free(KpMss *mss)
                 mss->match_destroy(mss->match_data);
         g_ptr_array_unref(mss->protocols);
         g_byte_array_unref(mss->out);
+        g_free(mss->body);
         g_free(mss->protocol);
         g_clear_error(&mss->failure);
         g_free(mss);
@@ -205,6 +222,22 @@ kp_mss_take_output(KpMss *mss)
         bytes = g_byte_array_free_to_bytes(mss->out);
         mss->out = g_byte_array_new();
         return bytes;
+}
+
+gsize
+kp_mss_peek_output(KpMss *mss, const guint8 **ret_data)
+{
+        g_return_val_if_fail(mss != NULL, 0);
+
+        *ret_data = mss->out->data;
+        return mss->out->len;
+}
+
+void
+kp_mss_output_consumed(KpMss *mss)
+{
+        g_return_if_fail(mss != NULL);
+        g_byte_array_set_size(mss->out, 0);
 }
 
 KpMssState
@@ -427,6 +460,23 @@ kp_mss_feed(KpMss *mss, const guint8 *data, gsize len, gsize *ret_consumed, GErr
         while (mss->state == KP_MSS_NEGOTIATING && pos < len) {
                 gsize take;
 
+                /* A whole message in @data (the usual case) is handled where
+                 * it lies; anything else, errors included, takes the path
+                 * below that collects a message byte by byte. */
+                if (!mss->have_len && mss->prefix_len == 0) {
+                        guint64 value = 0;
+                        gssize n = kp_varint_decode(data + pos, MIN(len - pos, KP_MSS_MAX_PREFIX),
+                                                    &value, NULL);
+
+                        if (n > 0 && value > 0 && value <= KP_MSS_MAX_MESSAGE
+                            && value <= len - pos - (gsize)n) {
+                                pos += (gsize)n + (gsize)value;
+                                if (!kp_mss_handle_message(mss, data + pos - value, (gsize)value,
+                                                           error))
+                                        return FALSE;
+                                continue;
+                        }
+                }
                 if (!mss->have_len) {
                         g_autoptr(GError) error_local = NULL;
                         guint64 value = 0;
@@ -456,6 +506,8 @@ kp_mss_feed(KpMss *mss, const guint8 *data, gsize len, gsize *ret_consumed, GErr
                         continue;
                 }
                 take = MIN(mss->body_len - mss->body_have, len - pos);
+                if (mss->body == NULL)
+                        mss->body = g_malloc(KP_MSS_MAX_MESSAGE);
                 memcpy(mss->body + mss->body_have, data + pos, take);
                 mss->body_have += take;
                 pos += take;

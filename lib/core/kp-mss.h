@@ -59,6 +59,12 @@ KpMss *kp_mss_new_dialer(const char *const *protocols, gboolean lazy);
  * "ls" in this order. The listener's header is queued for output at once. */
 KpMss *kp_mss_new_listener(const char *const *protocols);
 
+/* As kp_mss_new_listener(), but shares @protocols (of char*; a reference is
+ * taken) instead of copying and checking it for every negotiation: its owner
+ * has checked every id with kp_mss_protocol_id_is_valid() and replaces the
+ * array rather than changing it. */
+KpMss *kp_mss_new_listener_shared(GPtrArray *protocols);
+
 /* Listener only. @destroy is called on @user_data when @mss is freed. */
 void kp_mss_set_match_func(KpMss *mss, KpMssMatchFunc func, gpointer user_data,
                            GDestroyNotify destroy);
@@ -79,6 +85,11 @@ gboolean kp_mss_feed_eof(KpMss *mss, GError **error);
 
 /* Bytes to write to the peer, in order, or NULL when there are none. */
 GBytes *kp_mss_take_output(KpMss *mss);
+
+/* The same bytes without a copy: valid until the next call on @mss; then
+ * kp_mss_output_consumed() once they are written. */
+gsize kp_mss_peek_output(KpMss *mss, const guint8 **ret_data);
+void kp_mss_output_consumed(KpMss *mss);
 
 KpMssState kp_mss_get_state(KpMss *mss);
 

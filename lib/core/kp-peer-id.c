@@ -32,6 +32,16 @@ kp_peer_id_from_public_key(const KpPublicKey *key, KpPeerId *ret_id)
         memcpy(ret_id->bytes, mh->data, mh->len);
 }
 
+/* PublicKey { Type = Ed25519 (field 1, varint 1), Data (field 2, 32 bytes) } */
+static const guint8 canonical_ed25519_prefix[] = { 0x08, 0x01, 0x12, KP_ED25519_PUBLIC_KEY_BYTES };
+
+static gboolean
+is_canonical_ed25519(const guint8 *buf, gsize len)
+{
+        return len == sizeof canonical_ed25519_prefix + KP_ED25519_PUBLIC_KEY_BYTES
+               && memcmp(buf, canonical_ed25519_prefix, sizeof canonical_ed25519_prefix) == 0;
+}
+
 gboolean
 kp_peer_id_from_bytes(const guint8 *buf, gsize len, KpPeerId *ret_id, GError **error)
 {
@@ -46,8 +56,6 @@ kp_peer_id_from_bytes(const guint8 *buf, gsize len, KpPeerId *ret_id, GError **e
                 return FALSE;
         }
         if (view.code == KP_MULTIHASH_IDENTITY) {
-                g_autoptr(KpPublicKey) key = NULL;
-
                 if (view.digest_len > KP_PEER_ID_MAX_INLINE_KEY) {
                         g_set_error(error, KP_ERROR, KP_ERROR_TOO_LARGE,
                                     "peer id: inline public key of %" G_GSIZE_FORMAT
@@ -57,11 +65,18 @@ kp_peer_id_from_bytes(const guint8 *buf, gsize len, KpPeerId *ret_id, GError **e
                 }
                 /* An identity peer id that does not hold a public key names
                  * nobody; refusing it here means extract_public_key cannot
-                 * fail later for a parsed id. */
-                key = kp_public_key_from_protobuf(view.digest, view.digest_len, error);
-                if (key == NULL) {
-                        g_prefix_error(error, "peer id: inline ");
-                        return FALSE;
+                 * fail later for a parsed id. The canonical encoding of an
+                 * Ed25519 key, the one every request names, is recognised
+                 * without unpacking the protobuf: the only one that would
+                 * be accepted, since no other encoding is canonical. */
+                if (!is_canonical_ed25519(view.digest, view.digest_len)) {
+                        g_autoptr(KpPublicKey) key
+                            = kp_public_key_from_protobuf(view.digest, view.digest_len, error);
+
+                        if (key == NULL) {
+                                g_prefix_error(error, "peer id: inline ");
+                                return FALSE;
+                        }
                 }
         }
         g_assert(len <= KP_PEER_ID_MAX_BYTES);

@@ -54,7 +54,17 @@ struct _KpYamuxSession {
         guint64 n_refused;
         gsize buffered;
         KpYamuxBuf out;
-        GQueue events;
+        /* The last frame in @out while it is a DATA frame still there whole:
+         * more data for its stream joins it instead of costing a frame (a
+         * stream's negotiation and its first message make one frame). */
+        gboolean last_open;
+        gsize last_at; /* offset of its header from out.start */
+        guint32 last_stream;
+        /* Unread events, by value, from @events_head on: no allocation per
+         * event, and nothing to walk when a stream is released (next_event
+         * drops the events of streams that are gone; ids are never reused). */
+        GArray *events;
+        guint events_head;
         GError *error;
         gboolean go_away_sent;
         gboolean go_away_received;
@@ -170,9 +180,31 @@ emit_frame(KpYamuxSession *self, guint8 type, guint16 flags, guint32 stream_id, 
         KpYamuxHeader h = { KP_YAMUX_VERSION, type, flags, stream_id, length };
         guint8 hdr[KP_YAMUX_HEADER_SIZE];
 
+        self->last_open
+            = type == KP_YAMUX_TYPE_DATA && !(flags & (KP_YAMUX_FLAG_FIN | KP_YAMUX_FLAG_RST));
+        self->last_at = buf_len(&self->out);
+        self->last_stream = stream_id;
         kp_yamux_header_encode(&h, hdr);
         buf_append(&self->out, hdr, sizeof(hdr));
         buf_append(&self->out, payload, payload_len);
+}
+
+/* Appends to the last frame when it belongs to @stream_id and has room. */
+static gboolean
+extend_last_frame(KpYamuxSession *self, guint32 stream_id, const guint8 *data, gsize n)
+{
+        guint8 *hdr = self->out.data + self->out.start + self->last_at;
+        KpYamuxHeader h;
+
+        if (!self->last_open || self->last_stream != stream_id)
+                return FALSE;
+        kp_yamux_header_decode(hdr, &h);
+        if (h.length + n > KP_YAMUX_MAX_SEND_FRAME)
+                return FALSE;
+        h.length += (guint32)n;
+        kp_yamux_header_encode(&h, hdr);
+        buf_append(&self->out, data, n);
+        return TRUE;
 }
 
 /* A frame the peer made us send: bounded, so that a peer that floods us and
@@ -194,15 +226,14 @@ emit_reply(KpYamuxSession *self, guint8 type, guint16 flags, guint32 stream_id, 
         return TRUE;
 }
 
+/* The pointer is valid until the next push. */
 static KpYamuxEvent *
 push_event(KpYamuxSession *self, KpYamuxEventKind kind, guint32 stream_id)
 {
-        KpYamuxEvent *ev = g_new0(KpYamuxEvent, 1);
+        KpYamuxEvent ev = { .kind = kind, .stream_id = stream_id };
 
-        ev->kind = kind;
-        ev->stream_id = stream_id;
-        g_queue_push_tail(&self->events, ev);
-        return ev;
+        g_array_append_val(self->events, ev);
+        return &g_array_index(self->events, KpYamuxEvent, self->events->len - 1);
 }
 
 static gboolean
@@ -356,7 +387,7 @@ kp_yamux_session_new(KpYamuxRole role)
         self->next_id = role == KP_YAMUX_ROLE_CLIENT ? 1 : 2;
         self->max_streams = KP_YAMUX_MAX_STREAMS;
         self->next_ping = 1;
-        g_queue_init(&self->events);
+        self->events = g_array_new(FALSE, FALSE, sizeof(KpYamuxEvent));
         return self;
 }
 
@@ -366,7 +397,7 @@ kp_yamux_session_free(KpYamuxSession *session)
         if (session == NULL)
                 return;
         g_hash_table_unref(session->streams);
-        g_queue_clear_full(&session->events, g_free);
+        g_array_unref(session->events);
         buf_clear(&session->out);
         g_clear_error(&session->error);
         g_free(session);
@@ -707,6 +738,13 @@ kp_yamux_session_output_consumed(KpYamuxSession *session, gsize n)
         g_return_if_fail(n <= buf_len(&session->out));
 
         buf_consume(&session->out, n, KP_YAMUX_KEEP_BUFFER);
+        /* Only a frame still whole in @out can grow. */
+        if (session->last_open) {
+                if (n > session->last_at)
+                        session->last_open = FALSE;
+                else
+                        session->last_at -= n;
+        }
         if (!session->any_write_blocked || buf_len(&session->out) >= KP_YAMUX_OUTPUT_HIGH_WATER / 2)
                 return;
         session->any_write_blocked = FALSE;
@@ -723,14 +761,13 @@ kp_yamux_session_next_event(KpYamuxSession *session, KpYamuxEvent *ret_event)
         g_return_val_if_fail(session != NULL, FALSE);
         g_return_val_if_fail(ret_event != NULL, FALSE);
 
-        while ((ev = g_queue_pop_head(&session->events)) != NULL) {
+        while (session->events_head < session->events->len) {
+                ev = &g_array_index(session->events, KpYamuxEvent, session->events_head++);
                 if (is_stream_event(ev->kind)) {
                         KpYamuxStream *st = stream_lookup(session, ev->stream_id);
 
-                        if (st == NULL || st->detached) {
-                                g_free(ev);
+                        if (st == NULL || st->detached)
                                 continue;
-                        }
                         if (ev->kind == KP_YAMUX_EVENT_STREAM_READABLE)
                                 st->queued &= ~(guint)KP_YAMUX_QUEUED_READABLE;
                         if (ev->kind == KP_YAMUX_EVENT_STREAM_WRITABLE)
@@ -738,9 +775,10 @@ kp_yamux_session_next_event(KpYamuxSession *session, KpYamuxEvent *ret_event)
                         ev->user_data = st->user_data;
                 }
                 *ret_event = *ev;
-                g_free(ev);
                 return TRUE;
         }
+        g_array_set_size(session->events, 0);
+        session->events_head = 0;
         return FALSE;
 }
 
@@ -923,8 +961,9 @@ kp_yamux_stream_write(KpYamuxSession *session, guint32 stream_id, const guint8 *
                 gsize chunk = MIN(n - off, (gsize)KP_YAMUX_MAX_SEND_FRAME);
                 guint16 flags = stream_take_open_flags(session, st);
 
-                emit_frame(session, KP_YAMUX_TYPE_DATA, flags, stream_id, (guint32)chunk,
-                           data + off, chunk);
+                if (flags != 0 || !extend_last_frame(session, stream_id, data + off, chunk))
+                        emit_frame(session, KP_YAMUX_TYPE_DATA, flags, stream_id, (guint32)chunk,
+                                   data + off, chunk);
                 off += chunk;
         }
         st->send_window -= (guint32)n;
@@ -1024,6 +1063,8 @@ kp_yamux_stream_close(KpYamuxSession *session, guint32 stream_id, GError **error
          * already ended the stream. */
         if (st->reset || st->local_fin || session->error != NULL)
                 return TRUE;
+        /* Never on a DATA frame: js-libp2p-yamux applies a frame's flags
+         * before its payload and drops data that arrives after a FIN. */
         flags = stream_take_open_flags(session, st) | KP_YAMUX_FLAG_FIN;
         emit_frame(session, KP_YAMUX_TYPE_WINDOW_UPDATE, flags, stream_id, 0, NULL, 0);
         st->local_fin = TRUE;
@@ -1059,23 +1100,6 @@ kp_yamux_stream_reset(KpYamuxSession *session, guint32 stream_id, GError **error
         return TRUE;
 }
 
-static void
-purge_events(KpYamuxSession *self, guint32 stream_id)
-{
-        GList *l = self->events.head;
-
-        while (l != NULL) {
-                GList *next = l->next;
-                KpYamuxEvent *ev = l->data;
-
-                if (is_stream_event(ev->kind) && ev->stream_id == stream_id) {
-                        g_free(ev);
-                        g_queue_delete_link(&self->events, l);
-                }
-                l = next;
-        }
-}
-
 void
 kp_yamux_stream_release(KpYamuxSession *session, guint32 stream_id)
 {
@@ -1086,7 +1110,6 @@ kp_yamux_stream_release(KpYamuxSession *session, guint32 stream_id)
         st = host_stream(session, stream_id, NULL);
         if (st == NULL)
                 return;
-        purge_events(session, stream_id);
         st->user_data = NULL;
         st->queued = 0;
         if (st->local_fin && !st->remote_fin && !st->reset && session->error == NULL) {

@@ -53,6 +53,7 @@ struct _KpConnection {
         guint64 n_refused_logged; /* yamux's refused stream count, as logged */
         gint64 last_input_us;
         guint dispatch_depth; /* > 0 while handling input: flush once at the end */
+        guint output_held;    /* kp_connection_hold_output() calls not yet released */
         GByteArray *scratch;  /* plaintext, and ciphertext on the way out */
         GByteArray *plain;    /* decrypted input, reused across reads */
 };

@@ -133,20 +133,40 @@ write_encrypted_bytes(KpConnection *conn, GBytes *bytes)
         g_bytes_unref(bytes);
 }
 
-void
-kp_connection_flush(KpConnection *conn)
+static void
+write_yamux_output(KpConnection *conn)
 {
         const guint8 *data;
         gsize n;
 
-        if (conn->dispatch_depth > 0 || conn->yamux == NULL
-            || conn->stage == KP_CONNECTION_STAGE_CLOSED)
-                return;
         while ((n = kp_yamux_session_pending_output(conn->yamux, &data)) > 0) {
                 if (!write_encrypted(conn, data, n))
                         return;
                 kp_yamux_session_output_consumed(conn->yamux, n);
         }
+}
+
+void
+kp_connection_flush(KpConnection *conn)
+{
+        if (conn->dispatch_depth > 0 || conn->output_held > 0 || conn->yamux == NULL
+            || conn->stage == KP_CONNECTION_STAGE_CLOSED)
+                return;
+        write_yamux_output(conn);
+}
+
+void
+kp_connection_hold_output(KpConnection *conn)
+{
+        conn->output_held++;
+}
+
+void
+kp_connection_release_output(KpConnection *conn)
+{
+        g_return_if_fail(conn->output_held > 0);
+        conn->output_held--;
+        kp_connection_flush(conn);
 }
 
 static void
@@ -176,11 +196,9 @@ connection_fail(KpConnection *conn, const GError *error)
         if (conn->stage == KP_CONNECTION_STAGE_CLOSED)
                 return;
         self = kp_connection_ref(conn);
-        if (conn->yamux != NULL) {
-                /* A GO_AWAY yamux queued for a protocol error goes out first. */
-                conn->dispatch_depth = 0;
-                kp_connection_flush(conn);
-        }
+        /* A GO_AWAY yamux queued for a protocol error goes out first. */
+        if (conn->yamux != NULL)
+                write_yamux_output(conn);
         conn->stage = KP_CONNECTION_STAGE_CLOSED;
         g_clear_handle_id(&conn->handshake_timeout_id, g_source_remove);
         g_clear_handle_id(&conn->idle_timeout_id, g_source_remove);

@@ -51,7 +51,7 @@ struct _KpHost {
         const KpKeypair *identity;
         KpPeerId self;
         GHashTable *handlers;    /* protocol -> KpHandler */
-        GStrv protocols;         /* sorted keys of @handlers */
+        GPtrArray *protocols;    /* sorted keys of @handlers; replaced, never changed */
         GPtrArray *acceptors;    /* KpAcceptor*, one per listening socket */
         GPtrArray *listen_addrs; /* KpMultiaddr* */
         GHashTable *connections; /* KpConnection* -> KpHostConnData* */
@@ -123,7 +123,7 @@ kp_host_new(const KpKeypair *identity)
         host->identity = identity;
         kp_peer_id_from_public_key(kp_keypair_get_public_key(identity), &host->self);
         host->handlers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-        host->protocols = g_new0(char *, 1);
+        host->protocols = g_ptr_array_new_null_terminated(1, g_free, TRUE);
         host->listen_addrs = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
         host->connections = g_hash_table_new_full(NULL, NULL, NULL, g_free);
         host->pending_dials = g_hash_table_new_full(kp_peer_id_hash, kp_peer_id_equal_func, g_free,
@@ -153,7 +153,7 @@ kp_host_free(KpHost *host)
         g_hash_table_unref(host->pending_dials);
         g_clear_pointer(&host->advertised, g_ptr_array_unref);
         g_hash_table_unref(host->handlers);
-        g_strfreev(host->protocols);
+        g_ptr_array_unref(host->protocols);
         g_ptr_array_unref(host->listen_addrs);
         g_array_unref(host->listeners);
         g_free(host);
@@ -320,7 +320,7 @@ kp_host_add_callbacks(KpHost *host, const KpHostCallbacks *callbacks, gpointer u
 }
 
 static int
-compare_strings(const void *a, const void *b)
+compare_strings(gconstpointer a, gconstpointer b)
 {
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -329,23 +329,36 @@ void
 kp_host_set_stream_handler(KpHost *host, const char *protocol, KpStreamHandlerFunc func,
                            gpointer user_data)
 {
-        KpHandler *h = g_new0(KpHandler, 1);
-        guint n = 0;
+        KpHandler *h;
+        GHashTableIter iter;
+        gpointer key;
 
+        /* Listeners share the list unchecked (kp_mss_new_listener_shared). */
+        g_return_if_fail(kp_mss_protocol_id_is_valid(protocol));
+        h = g_new0(KpHandler, 1);
         h->func = func;
         h->user_data = user_data;
         g_hash_table_replace(host->handlers, g_strdup(protocol), h);
-        g_strfreev(host->protocols);
-        host->protocols = (GStrv)g_hash_table_get_keys_as_array(host->handlers, &n);
-        for (guint i = 0; i < n; i++)
-                host->protocols[i] = g_strdup(host->protocols[i]);
-        qsort(host->protocols, n, sizeof(char *), compare_strings);
+        /* A new array: negotiations under way keep a reference to the old. */
+        g_ptr_array_unref(host->protocols);
+        host->protocols
+            = g_ptr_array_new_null_terminated(g_hash_table_size(host->handlers), g_free, TRUE);
+        g_hash_table_iter_init(&iter, host->handlers);
+        while (g_hash_table_iter_next(&iter, &key, NULL))
+                g_ptr_array_add(host->protocols, g_strdup(key));
+        g_ptr_array_sort(host->protocols, compare_strings);
 }
 
 const char *const *
 kp_host_get_protocols(KpHost *host)
 {
-        return (const char *const *)host->protocols;
+        return (const char *const *)host->protocols->pdata;
+}
+
+GPtrArray *
+kp_host_get_protocol_list(KpHost *host)
+{
+        return host->protocols;
 }
 
 KpStreamHandlerFunc

@@ -112,6 +112,12 @@ gboolean kp_connection_is_open(KpConnection *conn);
 gint64 kp_connection_get_upgrade_us(KpConnection *conn);
 KpHost *kp_connection_get_host(KpConnection *conn);
 
+/* Output written between these two calls (they nest) leaves together at
+ * the last release: one Noise message and one send. Opening a stream,
+ * writing a request and closing it so makes one yamux frame. */
+void kp_connection_hold_output(KpConnection *conn);
+void kp_connection_release_output(KpConnection *conn);
+
 /* Opens a stream proposing @protocols in order. With one protocol the
  * proposal travels with the first data (no round trip). NULL with @error
  * when the connection cannot open more streams. */
@@ -184,6 +190,9 @@ void kp_host_set_stream_handler(KpHost *host, const char *protocol, KpStreamHand
                                 gpointer user_data);
 /* The registered protocols, sorted. */
 const char *const *kp_host_get_protocols(KpHost *host);
+/* The same as an array (of char*) for kp_mss_new_listener_shared(); a new
+ * one replaces it when a handler is added. */
+GPtrArray *kp_host_get_protocol_list(KpHost *host);
 
 /* Binds and listens; tcp/0 picks a free port. */
 gboolean kp_host_listen(KpHost *host, const KpMultiaddr *addr, GError **error);

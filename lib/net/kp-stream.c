@@ -139,14 +139,16 @@ write_now(KpStream *stream, const guint8 *data, gsize len)
 static void
 write_mss_output(KpStream *stream)
 {
-        g_autoptr(GBytes) out = kp_mss_take_output(stream->mss);
-        gsize len;
+        g_autoptr(KpStream) self = NULL;
         const guint8 *data;
+        gsize len = kp_mss_peek_output(stream->mss, &data);
 
-        if (out == NULL)
+        if (len == 0)
                 return;
-        data = g_bytes_get_data(out, &len);
+        /* A failed write finishes the stream: @mss must outlive it. */
+        self = kp_stream_ref(stream);
         write_now(stream, data, len);
+        kp_mss_output_consumed(stream->mss);
 }
 
 void
@@ -337,7 +339,7 @@ kp_stream_on_peer_closed(KpStream *stream)
 void
 kp_stream_start_inbound(KpStream *stream)
 {
-        stream->mss = kp_mss_new_listener(kp_host_get_protocols(stream->conn->host));
+        stream->mss = kp_mss_new_listener_shared(kp_host_get_protocol_list(stream->conn->host));
         write_mss_output(stream);
 }
 

@@ -313,6 +313,46 @@ test_mss_ls(void)
         g_assert_cmpuint(pos, ==, len);
 }
 
+/* A shared list: the listener keeps the array it was given, whatever its
+ * owner does with its own reference; its output can be read in place. */
+static void
+test_mss_listener_shared(void)
+{
+        g_autoptr(GPtrArray) protos = g_ptr_array_new_null_terminated(2, g_free, TRUE);
+        g_autoptr(KpMss) listener = NULL;
+        g_autoptr(GByteArray) in = g_byte_array_new();
+        g_autoptr(GByteArray) expected = g_byte_array_new();
+        g_autoptr(GError) error = NULL;
+        const guint8 *data = NULL;
+        gsize consumed = 0, len;
+
+        g_ptr_array_add(protos, g_strdup("/a"));
+        g_ptr_array_add(protos, g_strdup("/bb"));
+        listener = kp_mss_new_listener_shared(protos);
+        g_clear_pointer(&protos, g_ptr_array_unref);
+
+        len = kp_mss_peek_output(listener, &data);
+        msg(expected, KP_MSS_PROTOCOL_ID);
+        g_assert_cmpmem(data, len, expected->data, expected->len);
+        kp_mss_output_consumed(listener);
+        g_assert_cmpuint(kp_mss_peek_output(listener, &data), ==, 0);
+
+        msg(in, KP_MSS_PROTOCOL_ID);
+        msg(in, "/c");
+        msg(in, "/bb");
+        append_str(in, "after");
+        g_assert_true(kp_mss_feed(listener, in->data, in->len, &consumed, &error));
+        g_assert_no_error(error);
+        g_assert_cmpuint(consumed, ==, in->len - 5);
+        g_assert_cmpint(kp_mss_get_state(listener), ==, KP_MSS_DONE);
+        g_assert_cmpstr(kp_mss_get_protocol(listener), ==, "/bb");
+        g_byte_array_set_size(expected, 0);
+        msg(expected, "na");
+        msg(expected, "/bb");
+        len = kp_mss_peek_output(listener, &data);
+        g_assert_cmpmem(data, len, expected->data, expected->len);
+}
+
 static void
 test_mss_ls_empty(void)
 {
@@ -770,6 +810,7 @@ main(int argc, char **argv)
         g_test_add_func("/mss/no-common", test_mss_no_common);
         g_test_add_func("/mss/ls", test_mss_ls);
         g_test_add_func("/mss/ls-empty", test_mss_ls_empty);
+        g_test_add_func("/mss/listener-shared", test_mss_listener_shared);
         g_test_add_func("/mss/parse-ls-bad", test_mss_parse_ls_bad);
         g_test_add_func("/mss/bad-arguments", test_mss_bad_arguments);
         g_test_add_func("/mss/lazy", test_mss_lazy);

@@ -290,6 +290,16 @@ test_bytes_malformed(void)
                 { "002408091220"
                   "2ffa35a99d3a3cfbb17bb7c1dc5561b18a8dcca4df38dc613ea859c37eb1336b",
                   KP_ERROR_UNSUPPORTED, "unknown key type 9" },
+                /* identity of an Ed25519 key with its fields reversed: the
+                 * length of the canonical form, not its bytes */
+                { "0024"
+                  "12202ffa35a99d3a3cfbb17bb7c1dc5561b18a8dcca4df38dc613ea859c37eb1336b0801",
+                  KP_ERROR_INVALID, "not canonically encoded" },
+                /* identity of an Ed25519 key with its Type padded */
+                { "0025"
+                  "0881001220"
+                  "2ffa35a99d3a3cfbb17bb7c1dc5561b18a8dcca4df38dc613ea859c37eb1336b",
+                  KP_ERROR_INVALID, "not canonically encoded" },
                 /* code only */
                 { "12", KP_ERROR_TRUNCATED, "multihash" },
                 /* overlong varint */

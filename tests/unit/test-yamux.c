@@ -1160,6 +1160,84 @@ test_stream_errors(void)
         g_assert_null(kp_yamux_stream_get_user_data(client, 99));
 }
 
+/* Writes to a stream whose last frame is still in the output join that
+ * frame: a stream's negotiation and its first message make one frame. The
+ * FIN always has a frame of its own (js-libp2p-yamux drops data that comes
+ * with it). */
+static void
+test_coalesce(void)
+{
+        g_autoptr(KpYamuxSession) client = kp_yamux_session_new(KP_YAMUX_ROLE_CLIENT);
+        g_autoptr(KpYamuxSession) server = kp_yamux_session_new(KP_YAMUX_ROLE_SERVER);
+        g_autoptr(GByteArray) expected = g_byte_array_new();
+        g_autoptr(GByteArray) out = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree guint8 *big = g_malloc0(KP_YAMUX_MAX_SEND_FRAME);
+        KpYamuxHeader h;
+        const guint8 *data;
+        guint32 a, b;
+
+        /* open, two writes, FIN: one DATA frame, then the FIN */
+        a = kp_yamux_session_open_stream(client, &error);
+        g_assert_no_error(error);
+        write_all(client, a, "abc");
+        write_all(client, a, "de");
+        g_assert_true(kp_yamux_stream_close(client, a, &error));
+        append_data(expected, KP_YAMUX_FLAG_SYN, a, "abcde", 5);
+        append_frame(expected, KP_YAMUX_TYPE_WINDOW_UPDATE, KP_YAMUX_FLAG_FIN, a, 0);
+        out = take_output(client);
+        g_assert_cmpmem(out->data, out->len, expected->data, expected->len);
+        feed_ok(server, out->data, out->len);
+        expect_event(server, KP_YAMUX_EVENT_STREAM_OPENED, a, NULL);
+        expect_event(server, KP_YAMUX_EVENT_STREAM_READABLE, a, NULL);
+        g_assert_cmpuint(kp_yamux_stream_peek(server, a, &data), ==, 5);
+        g_assert_cmpmem(data, 5, "abcde", 5);
+        expect_event(server, KP_YAMUX_EVENT_STREAM_CLOSED_BY_PEER, a, NULL);
+        g_clear_pointer(&out, g_byte_array_unref);
+
+        /* the answer: the ACK rides on its one DATA frame */
+        write_all(server, a, "o");
+        write_all(server, a, "k");
+        g_assert_true(kp_yamux_stream_close(server, a, &error));
+        g_byte_array_set_size(expected, 0);
+        append_data(expected, KP_YAMUX_FLAG_ACK, a, "ok", 2);
+        append_frame(expected, KP_YAMUX_TYPE_WINDOW_UPDATE, KP_YAMUX_FLAG_FIN, a, 0);
+        assert_output(server, expected->data, expected->len);
+
+        /* a frame partly taken by the host is on its way: nothing joins it */
+        b = kp_yamux_session_open_stream(client, &error);
+        write_all(client, b, "xy");
+        g_assert_cmpuint(kp_yamux_session_pending_output(client, NULL), ==, 14);
+        kp_yamux_session_output_consumed(client, 1);
+        write_all(client, b, "z");
+        g_byte_array_set_size(expected, 0);
+        append_data(expected, KP_YAMUX_FLAG_SYN, b, "xy", 2);
+        append_data(expected, 0, b, "z", 1);
+        out = take_output(client);
+        g_assert_cmpmem(out->data, out->len, expected->data + 1, expected->len - 1);
+        g_clear_pointer(&out, g_byte_array_unref);
+
+        /* another stream's frame in between: a frame of its own */
+        a = kp_yamux_session_open_stream(client, &error);
+        write_all(client, a, "1");
+        write_all(client, b, "2");
+        write_all(client, a, "3");
+        g_byte_array_set_size(expected, 0);
+        append_data(expected, KP_YAMUX_FLAG_SYN, a, "1", 1);
+        append_data(expected, 0, b, "2", 1);
+        append_data(expected, 0, a, "3", 1);
+        assert_output(client, expected->data, expected->len);
+
+        /* a frame stops growing at KP_YAMUX_MAX_SEND_FRAME */
+        g_assert_cmpint(kp_yamux_stream_write(client, b, big, KP_YAMUX_MAX_SEND_FRAME - 1, &error),
+                        ==, KP_YAMUX_MAX_SEND_FRAME - 1);
+        write_all(client, b, "ab");
+        out = take_output(client);
+        g_assert_cmpuint(out->len, ==, 2 * KP_YAMUX_HEADER_SIZE + KP_YAMUX_MAX_SEND_FRAME + 1);
+        kp_yamux_header_decode(out->data, &h);
+        g_assert_cmpuint(h.length, ==, KP_YAMUX_MAX_SEND_FRAME - 1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1167,6 +1245,7 @@ main(int argc, char **argv)
         g_test_add_func("/yamux/header-vectors", test_header_vectors);
         g_test_add_func("/yamux/session-vectors", test_session_vectors);
         g_test_add_func("/yamux/echo", test_echo);
+        g_test_add_func("/yamux/coalesce", test_coalesce);
         g_test_add_func("/yamux/both-directions", test_both_directions);
         g_test_add_func("/yamux/window-exhaustion", test_window_exhaustion);
         g_test_add_func("/yamux/byte-at-a-time", test_byte_at_a_time);
