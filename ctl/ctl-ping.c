@@ -22,6 +22,11 @@
 #define KP_PING_MAX_COUNT   (1 << 30)
 #define KP_PING_MAX_PRELOAD 65536
 #define KP_PING_MAX_SECONDS (24.0 * 3600.0 * 365.0)
+/* An actor ping is an ask on a yamux stream of its own, and daemons refuse
+ * streams past MaxStreamsPerConnection (256 by default, the daemon's own
+ * identify stream included) and asks past MaxRequestsPerPeer (256): with
+ * -i 0 a larger -l waits for a free stream instead of being refused. */
+#define KP_PING_MAX_ASKS_IN_FLIGHT 240
 /* A dropped connection is dialled again after this, doubling each failed
  * attempt up to the maximum; attempts go on while the session runs (until
  * COUNT pings are out or the deadline passes). */
@@ -690,13 +695,18 @@ send_one(KpPingSession *s)
         send_on_backend(s, r);
 }
 
-/* With -i 0, keeps PRELOAD pings in flight; with an interval, sends the
- * preload at once and then one per tick. */
+/* With -i 0, keeps PRELOAD pings in flight (actor asks: at most
+ * KP_PING_MAX_ASKS_IN_FLIGHT); with an interval, sends the preload at once
+ * and then one per tick. */
 static void
 send_pings(KpPingSession *s)
 {
+        guint window = (guint)s->o->preload;
+
+        if (!s->o->libp2p)
+                window = MIN(window, KP_PING_MAX_ASKS_IN_FLIGHT);
         while (!s->done && s->transmitted < (guint64)s->o->count
-               && g_hash_table_size(s->in_flight) < (guint)s->o->preload)
+               && g_hash_table_size(s->in_flight) < window)
                 send_one(s);
 }
 

@@ -69,9 +69,11 @@ G_BEGIN_DECLS
 #define KP_YAMUX_MAX_STREAMS_MAX 1024
 
 /* Inbound streams not yet acknowledged (the host has not written, closed or
- * accepted them); an inbound SYN beyond it gets RST. Below the libp2p SHOULD
- * of 256 so that a flood of unanswered SYNs cannot take every stream slot. */
-#define KP_YAMUX_MAX_ACK_BACKLOG 128
+ * accepted them); an inbound SYN beyond it gets RST. The libp2p yamux spec
+ * lets an opener have up to 256 streams unacknowledged, so a receiver that
+ * reset earlier would refuse a conforming peer's burst (a kpingctl -l 240
+ * session opens its asks in one write). */
+#define KP_YAMUX_MAX_ACK_BACKLOG 256
 
 /* Our DATA frames carry at most this much payload, so one large write does not
  * hold up other streams' frames for long on the peer's side. */

@@ -679,6 +679,8 @@ test_ack_backlog(void)
         g_autoptr(GError) error = NULL;
         guint32 id = 1;
 
+        /* room for more streams than the backlog, so that the backlog refuses */
+        kp_yamux_session_set_max_streams(server, 2 * KP_YAMUX_MAX_ACK_BACKLOG);
         for (guint i = 0; i < KP_YAMUX_MAX_ACK_BACKLOG; i++, id += 2)
                 syn_stream(server, id);
         assert_no_output(server);
