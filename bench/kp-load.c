@@ -1,15 +1,15 @@
 /* kp-load: a libp2p connection load generator for the bench scripts. Each
  * connection does what a real dialer does, with libkping's sans-I/O codecs
  * on non-blocking sockets under one epoll loop: TCP connect, lazy
- * multistream-select "/noise", Noise XX (with a fresh Ed25519 identity per
- * connection and yamux offered in the handshake), then one yamux ping,
+ * multistream-select "/noise", Noise XX (yamux offered in the handshake),
+ * then one yamux ping,
  * whose answer proves the daemon has the connection established. Streams the
  * daemon opens (identify) are reset. Not installed.
  *
  *   kp-load handshake [OPTIONS] MULTIADDR
  *       keep CONCURRENCY connections in their handshake for SECONDS; each
  *       one established is closed and replaced. Prints one JSON line:
- *       {"mode", "concurrency", "seconds", "handshakes", "failed",
+ *       {"mode", "concurrency", "identities", "seconds", "handshakes", "failed",
  *        "rate_per_s", "latency_us": {"p50", "p99"}, "cpu_s"}.
  *   kp-load idle [OPTIONS] MULTIADDR
  *       open CONNECTIONS connections, at most CONCURRENCY in their handshake
@@ -21,7 +21,12 @@
  * Options: -c CONCURRENCY (64), -n CONNECTIONS (idle: 1000), -t SECONDS
  * (handshake: 5), --hold SECONDS (idle: 600), --sources N (source addresses
  * 127.0.0.2 .. 127.0.0.(N+1), round robin, so that neither ephemeral ports
- * nor per-address limits of one source bound the run; 49), --ready-file F.
+ * nor per-address limits of one source bound the run; 49), --ready-file F,
+ * --identities N: the connections take their Ed25519 identity (and a Noise
+ * static key signed by it) round robin from N made at start-up, so the
+ * daemon still sees N distinct peer ids but the load tool does not spend a
+ * key generation and a signature per connection on its own side; 0: a
+ * fresh identity and static key per connection (handshake: 256, idle: 0).
  *
  * Every loop is bounded: a connection not established within
  * KP_LOAD_HANDSHAKE_TIMEOUT_US fails; idle opening gives up after
@@ -55,6 +60,7 @@
 #define KP_LOAD_MAX_CONCURRENCY      10000
 #define KP_LOAD_MAX_SECONDS          3600
 #define KP_LOAD_MAX_SOURCES          250
+#define KP_LOAD_MAX_IDENTITIES       100000
 /* Handshake latencies kept for the percentiles; later ones are only counted. */
 #define KP_LOAD_MAX_SAMPLES (1 << 20)
 #define KP_LOAD_READ_SIZE   16384
@@ -81,6 +87,12 @@ typedef struct {
         GByteArray *out;
 } Conn;
 
+/* One of the --identities made at start-up. */
+typedef struct {
+        KpKeypair *identity;
+        KpNoiseStaticKey *static_key;
+} Identity;
+
 static struct {
         gboolean idle;
         guint concurrency;
@@ -88,6 +100,9 @@ static struct {
         guint seconds;
         guint hold;
         guint sources;
+        guint identities;
+        Identity *pool; /* identities entries, or NULL */
+        guint next_identity;
         const char *ready_file;
         struct sockaddr_in target;
         KpPeerId peer;
@@ -160,10 +175,18 @@ conn_start(Conn *c)
         }
         c->state = CONN_CONNECTING;
         c->start_us = g_get_monotonic_time();
-        c->identity = kp_keypair_generate();
         c->mss = kp_mss_new_dialer(noise_protocols, TRUE);
-        c->noise
-            = kp_noise_new_initiator(c->identity, L.has_peer ? &L.peer : NULL, yamux_protocols);
+        if (L.pool != NULL) {
+                Identity *id = &L.pool[L.next_identity];
+                L.next_identity = (L.next_identity + 1) % L.identities;
+                c->noise = kp_noise_new_initiator(id->identity, L.has_peer ? &L.peer : NULL,
+                                                  yamux_protocols);
+                kp_noise_set_static_key(c->noise, id->static_key);
+        } else {
+                c->identity = kp_keypair_generate();
+                c->noise = kp_noise_new_initiator(c->identity, L.has_peer ? &L.peer : NULL,
+                                                  yamux_protocols);
+        }
         if (c->out == NULL)
                 c->out = g_byte_array_new();
         if (!kp_noise_start(c->noise, &error)) {
@@ -445,12 +468,13 @@ run_handshake(Conn *conns)
         at_end = L.established;
         elapsed = (double)(now - start) / G_USEC_PER_SEC;
         qsort(L.samples->data, L.samples->len, sizeof(gint64), compare_i64);
-        printf("{\"mode\":\"handshake\",\"concurrency\":%u,\"sources\":%u,\"seconds\":%.3f,"
+        printf("{\"mode\":\"handshake\",\"concurrency\":%u,\"sources\":%u,\"identities\":%u,"
+               "\"seconds\":%.3f,"
                "\"handshakes\":%" G_GUINT64_FORMAT ",\"failed\":%" G_GUINT64_FORMAT
                ",\"rate_per_s\":%.0f,\"latency_us\":{\"p50\":%" G_GINT64_FORMAT
                ",\"p99\":%" G_GINT64_FORMAT "},\"cpu_s\":%.3f,\"last_error\":\"%s\"}\n",
-               L.concurrency, L.sources, elapsed, at_end, L.failed, (double)at_end / elapsed,
-               percentile(50), percentile(99), cpu_seconds() - cpu0,
+               L.concurrency, L.sources, L.identities, elapsed, at_end, L.failed,
+               (double)at_end / elapsed, percentile(50), percentile(99), cpu_seconds() - cpu0,
                L.failed > 0 ? L.last_error : "");
         fflush(stdout);
         return at_end > 0 ? 0 : 1;
@@ -519,7 +543,7 @@ static int
 usage(void)
 {
         fprintf(stderr, "usage: kp-load handshake|idle [-c N] [-n N] [-t S] [--hold S] "
-                        "[--sources N] [--ready-file F] MULTIADDR\n");
+                        "[--sources N] [--identities N] [--ready-file F] MULTIADDR\n");
         return 2;
 }
 
@@ -547,6 +571,7 @@ main(int argc, char **argv)
         L.seconds = 5;
         L.hold = 600;
         L.sources = 49;
+        L.identities = L.idle ? 0 : 256;
         for (i = 2; i < argc - 1; i++) {
                 const char *a = argv[i], *v = argv[i + 1];
                 gboolean ok;
@@ -560,7 +585,12 @@ main(int argc, char **argv)
                         ok = parse_uint(v, KP_LOAD_MAX_SECONDS, &L.hold);
                 else if (g_str_equal(a, "--sources"))
                         ok = parse_uint(v, KP_LOAD_MAX_SOURCES, &L.sources);
-                else if (g_str_equal(a, "--ready-file"))
+                else if (g_str_equal(a, "--identities")) {
+                        guint64 count = 0;
+                        ok = g_ascii_string_to_unsigned(v, 10, 0, KP_LOAD_MAX_IDENTITIES, &count,
+                                                        NULL);
+                        L.identities = (guint)count;
+                } else if (g_str_equal(a, "--ready-file"))
                         ok = (L.ready_file = v) != NULL;
                 else
                         return usage();
@@ -598,6 +628,13 @@ main(int argc, char **argv)
         signal(SIGTERM, on_signal);
         signal(SIGINT, on_signal);
         signal(SIGPIPE, SIG_IGN);
+        if (L.identities > 0) {
+                L.pool = g_new0(Identity, L.identities);
+                for (guint j = 0; j < L.identities; j++) {
+                        L.pool[j].identity = kp_keypair_generate();
+                        L.pool[j].static_key = kp_noise_static_key_new(L.pool[j].identity);
+                }
+        }
         L.epfd = epoll_create1(EPOLL_CLOEXEC);
         L.samples = g_array_new(FALSE, FALSE, sizeof(gint64));
         conns = g_new0(Conn, n);
@@ -609,6 +646,11 @@ main(int argc, char **argv)
                 if (conns[j].out != NULL)
                         g_byte_array_unref(conns[j].out);
         }
+        for (guint j = 0; L.pool != NULL && j < L.identities; j++) {
+                kp_noise_static_key_unref(L.pool[j].static_key);
+                kp_keypair_free(L.pool[j].identity);
+        }
+        g_free(L.pool);
         g_array_unref(L.samples);
         close(L.epfd);
         return ret;

@@ -23,7 +23,8 @@
 #                     js ping() calls, a stream each)
 #   PIPE_COUNT=20000 PRELOADS="64 256"             figure 2
 #   COLD_RUNS=20                                   figure 3
-#   HS_SECONDS=10 HS_CONCURRENCY=64                figure 4
+#   HS_SECONDS=10 HS_CONCURRENCY=64 HS_IDENTITIES=256   figure 4 (HS_IDENTITIES:
+#                     client identities kp-load cycles through; 0: one each)
 #   IDLE_CONNECTIONS=10000 IDLE_CONCURRENCY=200 IDLE_SOURCES=49
 #   JS_IDLE_CONNECTIONS=2000                       figure 5
 #   DUR_SECONDS=5 DUR_CLIENTS="1 16 64" DUR_DIR=BUILD_DIR   figure 6
@@ -46,6 +47,7 @@ PRELOADS=${PRELOADS:-64 256}
 COLD_RUNS=${COLD_RUNS:-20}
 HS_SECONDS=${HS_SECONDS:-10}
 HS_CONCURRENCY=${HS_CONCURRENCY:-64}
+HS_IDENTITIES=${HS_IDENTITIES:-256}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-10000}
 IDLE_CONCURRENCY=${IDLE_CONCURRENCY:-200}
 IDLE_SOURCES=${IDLE_SOURCES:-49}
@@ -270,7 +272,8 @@ figure3() {
 load_handshakes() {
         local c0 c1
         c0=$(proc_cpu_s "$3")
-        "${on_client[@]}" "$load" handshake -c "$HS_CONCURRENCY" -t "$HS_SECONDS" "$2" \
+        "${on_client[@]}" "$load" handshake -c "$HS_CONCURRENCY" -t "$HS_SECONDS" \
+                --identities "$HS_IDENTITIES" "$2" \
                 >"$1/hs.json" 2>"$1/hs.err" || fail "kp-load handshake failed: $(cat "$1/hs.json" "$1/hs.err")"
         c1=$(proc_cpu_s "$3")
         python3 - "$1/hs.json" "$c0" "$c1" >"$1/hs.result" <<'PY'
@@ -283,7 +286,8 @@ PY
 
 figure4() {
         local dir=$tmp/f4 rate scpu ccpu p50 failed jsr
-        echo "== 4. inbound handshakes per second ($LOAD_LAYOUT layout, $HS_CONCURRENCY dialers, $HS_SECONDS s)"
+        echo "== 4. inbound handshakes per second ($LOAD_LAYOUT layout, $HS_CONCURRENCY dialers," \
+                "$HS_IDENTITIES client identities, $HS_SECONDS s)"
         pin_layout "$LOAD_LAYOUT"
         start_kpingd "$dir" --config "$conf"
         load_handshakes "$dir" "$kp_addr" "$kp_pid"

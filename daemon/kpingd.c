@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "actor/kp-actor-registry.h"
@@ -26,6 +25,7 @@
 #include "net/kp-identity.h"
 #include "net/kp-ping-service.h"
 #include "ping-actor.h"
+#include "sd-notify.h"
 
 typedef struct {
         KpingdConfig *config;
@@ -40,19 +40,42 @@ typedef struct {
         GMainLoop *loop;
         int exit_status;
         gboolean ready;
+        guint status_delay_id; /* a STATUS= refresh after a connection change */
 } Kpingd;
 
 /* How often STATUS= is refreshed while nothing else changes it, so the
  * total pings in `systemctl status` stays close to the truth. */
 #define KPINGD_STATUS_INTERVAL_S 5
+/* A connection change refreshes STATUS= within this delay: one datagram to
+ * the service manager per second, not two per connection under load. */
+#define KPINGD_STATUS_DELAY_S 1
 
 /* Tells systemd what the daemon is doing; a no-op outside systemd. */
 static void
 update_status(Kpingd *d)
 {
-        sd_notifyf(0, "STATUS=%s; Peer ID %s; %u connected peers; %" G_GUINT64_FORMAT " pings",
-                   d->ready ? "Ready" : "Starting", d->peer_id, kp_host_get_n_connections(d->host),
-                   kpingd_counter_store_get_total(d->counter));
+        kpingd_sd_notifyf("STATUS=%s; Peer ID %s; %u connected peers; %" G_GUINT64_FORMAT " pings",
+                          d->ready ? "Ready" : "Starting", d->peer_id,
+                          kp_host_get_n_connections(d->host),
+                          kpingd_counter_store_get_total(d->counter));
+}
+
+static gboolean
+on_status_delay(gpointer user_data)
+{
+        Kpingd *d = user_data;
+
+        d->status_delay_id = 0;
+        update_status(d);
+        return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_status(Kpingd *d)
+{
+        if (d->status_delay_id == 0 && kpingd_sd_notify_enabled())
+                d->status_delay_id
+                    = g_timeout_add_seconds(KPINGD_STATUS_DELAY_S, on_status_delay, d);
 }
 
 static gboolean
@@ -67,20 +90,20 @@ on_status_timeout(gpointer user_data)
 static gboolean
 on_watchdog_timeout(gpointer user_data)
 {
-        sd_notify(0, "WATCHDOG=1");
+        kpingd_sd_notify("WATCHDOG=1");
         return G_SOURCE_CONTINUE;
 }
 
 static void
 start_watchdog(void)
 {
-        uint64_t usec = 0;
+        guint64 usec = kpingd_sd_watchdog_usec();
 
-        if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
+        if (usec == 0)
                 return;
         /* Half the interval leaves room for a late tick. */
         g_timeout_add(MAX(usec / 2 / 1000, 1), on_watchdog_timeout, NULL);
-        sd_notify(0, "WATCHDOG=1");
+        kpingd_sd_notify("WATCHDOG=1");
 }
 
 /* With socket activation (kpingd.socket), listens on the passed sockets
@@ -88,18 +111,17 @@ start_watchdog(void)
 static int
 listen_on_passed_sockets(Kpingd *d, GError **error)
 {
-        int n = sd_listen_fds(1);
+        int n = kpingd_sd_listen_fds(error);
 
         if (n < 0) {
-                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-n),
-                            "cannot take the sockets passed by systemd: %s", g_strerror(-n));
+                g_prefix_error(error, "cannot take the sockets passed by systemd: ");
                 return -1;
         }
         for (int i = 0; i < n; i++) {
-                int fd = SD_LISTEN_FDS_START + i;
+                int fd = kpingd_sd_listen_fds_start() + i;
                 g_autoptr(GSocket) socket = NULL;
 
-                if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+                if (!kpingd_sd_is_listening_stream(fd)) {
                         g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                                     "passed file descriptor %d is not a listening stream socket",
                                     fd);
@@ -156,8 +178,11 @@ on_connection_established(KpHost *host, KpConnection *conn, gpointer user_data)
         g_autofree char *peer = NULL;
         g_autofree char *addr = NULL;
 
-        update_status(d);
-        if (kp_connection_get_direction(conn) != KP_CONNECTION_INBOUND)
+        schedule_status(d);
+        /* Peer ids and addresses as text cost more than the rest of an
+         * accept: not made for a line that is not written. */
+        if (kp_connection_get_direction(conn) != KP_CONNECTION_INBOUND
+            || !kpingd_log_enabled(G_LOG_LEVEL_INFO))
                 return;
         peer = kp_peer_id_to_string(kp_connection_get_remote_peer_id(conn));
         addr = kp_multiaddr_to_string(kp_connection_get_remote_addr(conn));
@@ -191,17 +216,24 @@ static void
 on_connection_closed(KpHost *host, KpConnection *conn, const GError *error, gpointer user_data)
 {
         Kpingd *d = user_data;
-        g_autofree char *peer = kp_peer_id_to_string(kp_connection_get_remote_peer_id(conn));
-        g_autofree char *addr = kp_multiaddr_to_string(kp_connection_get_remote_addr(conn));
+        g_autofree char *peer = NULL;
+        g_autofree char *addr = NULL;
 
-        update_status(d);
+        schedule_status(d);
         if (peer_broke_protocol(error)) {
+                peer = kp_peer_id_to_string(kp_connection_get_remote_peer_id(conn));
+                addr = kp_multiaddr_to_string(kp_connection_get_remote_addr(conn));
                 g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "KPING_REMOTE_PEER_ID", peer,
                                  "KPING_REMOTE_ADDR", addr, "MESSAGE",
                                  "Connection with %s from %s closed: %s", peer, addr,
                                  error->message);
                 return;
         }
+        /* Peer ids as text cost more than the rest of a close: not made for
+         * a line that is not written. */
+        if (!kpingd_log_enabled(G_LOG_LEVEL_DEBUG))
+                return;
+        peer = kp_peer_id_to_string(kp_connection_get_remote_peer_id(conn));
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, "KPING_REMOTE_PEER_ID", peer, "MESSAGE",
                          "Connection with %s closed%s%s", peer, error != NULL ? ": " : "",
                          error != NULL ? error->message : "");
@@ -288,7 +320,7 @@ on_actor_registered(GObject *source, GAsyncResult *result, gpointer user_data)
         /* Ready means listening and registered: the same moment as the
          * addresses file. */
         d->ready = TRUE;
-        sd_notify(0, "READY=1");
+        kpingd_sd_notify("READY=1");
         update_status(d);
 }
 
@@ -299,7 +331,7 @@ on_stop_signal(gpointer user_data)
 
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE_ID", KPINGD_MID_STOPPING,
                          "KPING_PEER_ID", d->peer_id, "MESSAGE", "Stopping");
-        sd_notify(0, "STOPPING=1\nSTATUS=Stopping; flushing the counter");
+        kpingd_sd_notify("STOPPING=1\nSTATUS=Stopping; flushing the counter");
         g_main_loop_quit(d->loop);
         return G_SOURCE_CONTINUE;
 }
@@ -357,6 +389,7 @@ run_daemon(Kpingd *d)
         g_unix_signal_add(SIGTERM, on_stop_signal, d);
         g_unix_signal_add(SIGINT, on_stop_signal, d);
         g_main_loop_run(d->loop);
+        g_clear_handle_id(&d->status_delay_id, g_source_remove);
         kp_host_close_all(d->host);
         /* Every total a client was told is on disk before we exit. */
         if (!kpingd_counter_store_close(d->counter, &error)) {

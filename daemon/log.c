@@ -44,6 +44,12 @@ kpingd_log_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
         return G_LOG_WRITER_HANDLED;
 }
 
+gboolean
+kpingd_log_enabled(GLogLevelFlags level)
+{
+        return level_rank(level) <= level_rank(log_max_level);
+}
+
 void
 kpingd_log_init(GLogLevelFlags max_level)
 {

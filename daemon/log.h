@@ -14,4 +14,6 @@
 #define KPINGD_MID_STOPPED    "da808fbbde394830a69b2a5fee5f4908"
 
 void kpingd_log_init(GLogLevelFlags max_level);
+/* FALSE when a message at @level would be dropped: skip building it. */
+gboolean kpingd_log_enabled(GLogLevelFlags level);
 gboolean kpingd_log_parse_level(const char *text, GLogLevelFlags *ret_level);

@@ -670,6 +670,95 @@ kp_noise_xx_free(KpNoiseXX *xx)
         g_free(xx);
 }
 
+/* ---- A signed static key for many handshakes ---- */
+
+struct _KpNoiseStaticKey {
+        const KpKeypair *identity;
+        guint8 secret[KP_NOISE_KEY_BYTES];
+        guint8 public[KP_NOISE_KEY_BYTES];
+        guint8 sig[KP_ED25519_SIGNATURE_BYTES];
+};
+
+/* The identity's signature of "noise-libp2p-static-key:" || @s_pub. */
+static void
+kp_noise_sign_static(const KpKeypair *identity, const guint8 s_pub[KP_NOISE_KEY_BYTES],
+                     guint8 ret_sig[KP_ED25519_SIGNATURE_BYTES])
+{
+        guint8 to_sign[KP_NOISE_SIG_MSG_BYTES];
+
+        memcpy(to_sign, KP_NOISE_STATIC_KEY_SIG_PREFIX, sizeof(KP_NOISE_STATIC_KEY_SIG_PREFIX) - 1);
+        memcpy(to_sign + sizeof(KP_NOISE_STATIC_KEY_SIG_PREFIX) - 1, s_pub, KP_NOISE_KEY_BYTES);
+        kp_keypair_sign(identity, to_sign, sizeof to_sign, ret_sig);
+}
+
+KpNoiseStaticKey *
+kp_noise_static_key_new_from_secret(const KpKeypair *identity,
+                                    const guint8 secret[KP_NOISE_KEY_BYTES], GError **error)
+{
+        KpNoiseStaticKey *key;
+
+        g_return_val_if_fail(identity != NULL, NULL);
+        kp_noise_sodium_init();
+        key = g_atomic_rc_box_new0(KpNoiseStaticKey);
+        key->identity = identity;
+        if (!kp_noise_keypair_from_secret(secret, key->secret, key->public, error)) {
+                kp_noise_static_key_unref(key);
+                return NULL;
+        }
+        kp_noise_sign_static(identity, key->public, key->sig);
+        return key;
+}
+
+KpNoiseStaticKey *
+kp_noise_static_key_new(const KpKeypair *identity)
+{
+        guint8 secret[KP_NOISE_KEY_BYTES];
+        KpNoiseStaticKey *key;
+
+        g_return_val_if_fail(identity != NULL, NULL);
+        kp_noise_sodium_init();
+        randombytes_buf(secret, sizeof secret);
+        key = kp_noise_static_key_new_from_secret(identity, secret, NULL);
+        sodium_memzero(secret, sizeof secret);
+        /* X25519 clamping keeps any secret's public key off the identity
+         * point, the only result libsodium refuses. */
+        g_assert(key != NULL);
+        return key;
+}
+
+const guint8 *
+kp_noise_static_key_get_public(const KpNoiseStaticKey *key)
+{
+        return key->public;
+}
+
+const KpKeypair *
+kp_noise_static_key_get_identity(const KpNoiseStaticKey *key)
+{
+        return key->identity;
+}
+
+KpNoiseStaticKey *
+kp_noise_static_key_ref(KpNoiseStaticKey *key)
+{
+        return g_atomic_rc_box_acquire(key);
+}
+
+static void
+kp_noise_static_key_clear(gpointer data)
+{
+        KpNoiseStaticKey *key = data;
+
+        sodium_memzero(key->secret, sizeof key->secret);
+}
+
+void
+kp_noise_static_key_unref(KpNoiseStaticKey *key)
+{
+        if (key != NULL)
+                g_atomic_rc_box_release_full(key, kp_noise_static_key_clear);
+}
+
 /* ---- The libp2p channel ---- */
 
 struct _KpNoise {
@@ -682,6 +771,7 @@ struct _KpNoise {
         GStrv local_muxers;
         KpNoiseXX *xx;
         gboolean static_set;
+        KpNoiseStaticKey *static_key; /* shared, signed once; or NULL */
         KpNoiseCipher *send;
         KpNoiseCipher *recv;
         GByteArray *inbuf;     /* one partial frame, header included */
@@ -747,11 +837,24 @@ kp_noise_new_responder(const KpKeypair *identity, const char *const *muxers)
 }
 
 void
+kp_noise_set_static_key(KpNoise *noise, KpNoiseStaticKey *key)
+{
+        g_return_if_fail(noise != NULL && !noise->started && !noise->static_set);
+        g_return_if_fail(key != NULL && key->identity == noise->identity);
+        /* Copied without recomputing the public key: that is the saving. */
+        memcpy(noise->xx->s, key->secret, KP_NOISE_KEY_BYTES);
+        memcpy(noise->xx->s_pub, key->public, KP_NOISE_KEY_BYTES);
+        noise->xx->has_s = TRUE;
+        noise->static_key = kp_noise_static_key_ref(key);
+        noise->static_set = TRUE;
+}
+
+void
 kp_noise_set_static_for_testing(KpNoise *noise, const guint8 secret[KP_NOISE_KEY_BYTES])
 {
         gboolean ok;
 
-        g_return_if_fail(noise != NULL && !noise->started);
+        g_return_if_fail(noise != NULL && !noise->started && noise->static_key == NULL);
         ok = kp_noise_xx_set_static(noise->xx, secret, NULL);
         g_return_if_fail(ok);
         noise->static_set = TRUE;
@@ -831,16 +934,16 @@ kp_noise_build_payload(KpNoise *noise, GError **error)
         NoiseExtensions ext = NOISE_EXTENSIONS__INIT;
         g_autofree ProtobufCBinaryData *muxers = NULL;
         g_autoptr(GBytes) key = NULL;
-        guint8 to_sign[KP_NOISE_SIG_MSG_BYTES];
         guint8 sig[KP_ED25519_SIGNATURE_BYTES];
         const guint8 *s_pub = kp_noise_xx_get_static_public(noise->xx);
         gsize size;
         guint8 *buf;
 
         g_assert(s_pub != NULL);
-        memcpy(to_sign, KP_NOISE_STATIC_KEY_SIG_PREFIX, sizeof(KP_NOISE_STATIC_KEY_SIG_PREFIX) - 1);
-        memcpy(to_sign + sizeof(KP_NOISE_STATIC_KEY_SIG_PREFIX) - 1, s_pub, KP_NOISE_KEY_BYTES);
-        kp_keypair_sign(noise->identity, to_sign, sizeof to_sign, sig);
+        if (noise->static_key != NULL)
+                memcpy(sig, noise->static_key->sig, sizeof sig);
+        else
+                kp_noise_sign_static(noise->identity, s_pub, sig);
 
         key = kp_public_key_to_protobuf(kp_keypair_get_public_key(noise->identity));
         msg.has_identity_key = TRUE;
@@ -1290,6 +1393,7 @@ kp_noise_free(KpNoise *noise)
         if (noise == NULL)
                 return;
         kp_noise_fail(noise);
+        kp_noise_static_key_unref(noise->static_key);
         g_strfreev(noise->local_muxers);
         g_byte_array_unref(noise->inbuf);
         g_byte_array_unref(noise->output);

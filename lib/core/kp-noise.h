@@ -105,6 +105,31 @@ gboolean kp_noise_xx_split(KpNoiseXX *xx, KpNoiseCipher **ret_send, KpNoiseCiphe
 void kp_noise_xx_free(KpNoiseXX *xx);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KpNoiseXX, kp_noise_xx_free)
 
+/* ---- A signed static key for many handshakes ----
+ *
+ * The libp2p Noise spec lets a peer keep one static Noise key for the
+ * module's lifetime ("generate new static Noise keys when initializing the
+ * noise-libp2p module"). Making it once, with its identity signature,
+ * saves an X25519 base-point multiplication and an Ed25519 signature per
+ * handshake; the ephemeral key stays fresh per handshake. */
+
+typedef struct _KpNoiseStaticKey KpNoiseStaticKey;
+
+/* A random X25519 key signed by @identity (borrowed: it must outlive the
+ * key). */
+KpNoiseStaticKey *kp_noise_static_key_new(const KpKeypair *identity);
+/* The same from a given secret (tests, or a persisted key). Fails with
+ * KP_ERROR_CRYPTO when the secret gives no usable public key. */
+KpNoiseStaticKey *kp_noise_static_key_new_from_secret(const KpKeypair *identity,
+                                                      const guint8 secret[KP_NOISE_KEY_BYTES],
+                                                      GError **error);
+const guint8 *kp_noise_static_key_get_public(const KpNoiseStaticKey *key);
+const KpKeypair *kp_noise_static_key_get_identity(const KpNoiseStaticKey *key);
+KpNoiseStaticKey *kp_noise_static_key_ref(KpNoiseStaticKey *key);
+/* Wipes the secret with the last reference. */
+void kp_noise_static_key_unref(KpNoiseStaticKey *key);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KpNoiseStaticKey, kp_noise_static_key_unref)
+
 /* ---- The libp2p Noise channel ---- */
 
 typedef enum {
@@ -122,14 +147,20 @@ typedef struct _KpNoise KpNoise;
 KpNoise *kp_noise_new_initiator(const KpKeypair *identity, const KpPeerId *expected_remote,
                                 const char *const *muxers);
 KpNoise *kp_noise_new_responder(const KpKeypair *identity, const char *const *muxers);
+/* Before kp_noise_start(): use @key (a reference is taken; its identity
+ * must be the channel's) instead of a static key made for this channel
+ * alone. */
+void kp_noise_set_static_key(KpNoise *noise, KpNoiseStaticKey *key);
 /* Tests only, before kp_noise_start(): fixed X25519 secrets. The static key
- * is otherwise random per connection. */
+ * is otherwise random per connection, or the one kp_noise_set_static_key()
+ * gave. */
 void kp_noise_set_static_for_testing(KpNoise *noise, const guint8 secret[KP_NOISE_KEY_BYTES]);
 void kp_noise_set_ephemeral_for_testing(KpNoise *noise, const guint8 secret[KP_NOISE_KEY_BYTES]);
 /* Tests only, in transport state: jump the nonces near exhaustion. */
 void kp_noise_set_nonces_for_testing(KpNoise *noise, guint64 send_nonce, guint64 recv_nonce);
 
-/* Signs the static key and, for the initiator, queues message 1. */
+/* Signs the static key (unless a KpNoiseStaticKey was set) and, for the
+ * initiator, queues message 1. */
 gboolean kp_noise_start(KpNoise *noise, GError **error);
 /* Bytes read from the connection, any split. Whole frames are processed at
  * once (the handshake, then transport frames); a partial frame is kept, at

@@ -96,6 +96,8 @@ gboolean kp_stream_start_outbound(KpStream *stream, const char *const *protocols
 /* kp-host.c */
 KpStreamHandlerFunc kp_host_lookup_handler(KpHost *host, const char *protocol,
                                            gpointer *ret_user_data);
+/* The host's Noise static key, signed once, for every connection. */
+KpNoiseStaticKey *kp_host_get_noise_static_key(KpHost *host);
 
 /* Why a connection or stream was refused: one rate-limited log line each. */
 typedef enum {

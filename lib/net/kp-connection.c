@@ -509,6 +509,7 @@ kp_connection_new(KpHost *host, GSocketConnection *socket_conn, KpConnectionDire
                 conn->mss = kp_mss_new_listener(noise_protocols);
                 conn->noise = kp_noise_new_responder(kp_host_get_identity(host), yamux_protocols);
         }
+        kp_noise_set_static_key(conn->noise, kp_host_get_noise_static_key(host));
         return conn;
 }
 

@@ -50,6 +50,7 @@ typedef struct {
 struct _KpHost {
         const KpKeypair *identity;
         KpPeerId self;
+        KpNoiseStaticKey *noise_key;
         GHashTable *handlers;    /* protocol -> KpHandler */
         GPtrArray *protocols;    /* sorted keys of @handlers; replaced, never changed */
         GPtrArray *acceptors;    /* KpAcceptor*, one per listening socket */
@@ -122,6 +123,7 @@ kp_host_new(const KpKeypair *identity)
 
         host->identity = identity;
         kp_peer_id_from_public_key(kp_keypair_get_public_key(identity), &host->self);
+        host->noise_key = kp_noise_static_key_new(identity);
         host->handlers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         host->protocols = g_ptr_array_new_null_terminated(1, g_free, TRUE);
         host->listen_addrs = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
@@ -156,6 +158,7 @@ kp_host_free(KpHost *host)
         g_ptr_array_unref(host->protocols);
         g_ptr_array_unref(host->listen_addrs);
         g_array_unref(host->listeners);
+        kp_noise_static_key_unref(host->noise_key);
         g_free(host);
 }
 
@@ -309,6 +312,12 @@ const KpKeypair *
 kp_host_get_identity(KpHost *host)
 {
         return host->identity;
+}
+
+KpNoiseStaticKey *
+kp_host_get_noise_static_key(KpHost *host)
+{
+        return host->noise_key;
 }
 
 void

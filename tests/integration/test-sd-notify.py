@@ -115,6 +115,33 @@ def test_notify(tmp):
     sock.close()
 
 
+def test_notify_abstract(tmp):
+    """NOTIFY_SOCKET=@name: the abstract socket "\\0name"."""
+    name = f"kping-sd-test-{os.getpid()}"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind("\0" + name)
+    sock.settimeout(0.1)
+    env = dict(os.environ, NOTIFY_SOCKET="@" + name)
+    env.pop("LISTEN_FDS", None)
+    env.pop("WATCHDOG_USEC", None)
+    log = open(f"{tmp}/abstract.log", "w")
+    proc = subprocess.Popen([KPINGD, "--config", EXAMPLE, "--state-dir", f"{tmp}/state3",
+                             "--listen", "/ip4/127.0.0.1/tcp/0"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    msgs = []
+    end = time.monotonic() + 20
+    while time.monotonic() < end and "READY=1" not in msgs and proc.poll() is None:
+        try:
+            msgs.extend(sock.recv(4096).decode().split("\n"))
+        except socket.timeout:
+            pass
+    tap("READY=1" in msgs, "READY=1 through an abstract NOTIFY_SOCKET (@name)",
+        msgs, open(f"{tmp}/abstract.log").read())
+    code = stop(proc)
+    tap(code == 0, "and a clean exit", f"exit {code}")
+    sock.close()
+
+
 def test_socket_activation(tmp):
     activate = shutil.which("systemd-socket-activate")
     if activate is None:
@@ -175,6 +202,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="kping-sd-") as tmp:
         test_example_config(tmp)
         test_notify(tmp)
+        test_notify_abstract(tmp)
         test_socket_activation(tmp)
         scan_sanitizer_reports(tmp)
     print(f"1..{n}")

@@ -435,6 +435,69 @@ roundtrip(KpNoise *from, KpNoise *to, gsize size, gsize chunk)
         g_assert_cmpmem(got->data, got->len, data, size);
 }
 
+/* Both sides with a KpNoiseStaticKey made from the fixed secrets: the same
+ * transcript as signing per handshake, so the key and its cached signature
+ * are what goes on the wire. Then one key serves several handshakes. */
+static void
+test_noise_static_key(void)
+{
+        Pair p;
+        g_autoptr(KpNoiseStaticKey) ki = NULL;
+        g_autoptr(KpNoiseStaticKey) kr = NULL;
+        g_autoptr(KpNoiseStaticKey) shared = NULL;
+        g_autoptr(KpKeypair) other = keypair_from_byte(3);
+        g_autoptr(GError) error = NULL;
+        guint8 hi[KP_NOISE_HASH_BYTES], hr[KP_NOISE_HASH_BYTES];
+        guint8 pub[KP_NOISE_KEY_BYTES];
+        g_autofree char *hash = NULL;
+
+        p.id_i = keypair_from_byte(1);
+        p.id_r = keypair_from_byte(2);
+        ki = kp_noise_static_key_new_from_secret(p.id_i, i_static, &error);
+        g_assert_no_error(error);
+        kr = kp_noise_static_key_new_from_secret(p.id_r, r_static, &error);
+        g_assert_no_error(error);
+        g_assert_cmpint(crypto_scalarmult_base(pub, r_static), ==, 0);
+        g_assert_cmpmem(kp_noise_static_key_get_public(kr), KP_NOISE_KEY_BYTES, pub, sizeof pub);
+        g_assert_true(kp_noise_static_key_get_identity(kr) == p.id_r);
+        p.i = kp_noise_new_initiator(p.id_i, NULL, NULL);
+        p.r = kp_noise_new_responder(p.id_r, NULL);
+        kp_noise_set_static_key(p.i, ki);
+        kp_noise_set_ephemeral_for_testing(p.i, i_eph);
+        kp_noise_set_static_key(p.r, kr);
+        kp_noise_set_ephemeral_for_testing(p.r, r_eph);
+        run_handshake(p.i, p.r, 0);
+        check_peers(&p);
+        g_assert_true(kp_noise_get_handshake_hash(p.i, hi));
+        g_assert_true(kp_noise_get_handshake_hash(p.r, hr));
+        g_assert_cmpmem(hi, sizeof hi, hr, sizeof hr);
+        hash = kp_test_hex(hi, sizeof hi);
+        g_assert_cmpstr(hash, ==,
+                        "15eae7318da05a7d7dfc7e0bee1215dd698e3467e0da9ec7fc820604a6bbe5bf");
+        g_clear_pointer(&p.i, kp_noise_free);
+        g_clear_pointer(&p.r, kp_noise_free);
+
+        /* One random key, several responders with fresh ephemeral keys. */
+        shared = kp_noise_static_key_new(p.id_r);
+        for (guint n = 0; n < 3; n++) {
+                p.i = kp_noise_new_initiator(p.id_i, NULL, NULL);
+                p.r = kp_noise_new_responder(p.id_r, NULL);
+                kp_noise_set_static_key(p.r, shared);
+                run_handshake(p.i, p.r, 0);
+                check_peers(&p);
+                roundtrip(p.r, p.i, 100, 0);
+                g_clear_pointer(&p.i, kp_noise_free);
+                g_clear_pointer(&p.r, kp_noise_free);
+        }
+
+        /* A key signed by another identity would prove the wrong peer id. */
+        p.r = kp_noise_new_responder(other, NULL);
+        g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, "*identity*");
+        kp_noise_set_static_key(p.r, shared);
+        g_test_assert_expected_messages();
+        pair_clear(&p);
+}
+
 static void
 test_noise_handshake_chunks(void)
 {
@@ -1062,6 +1125,7 @@ main(int argc, char **argv)
         g_test_add_func("/noise/xx-misuse", test_noise_xx_misuse);
         g_test_add_func("/noise/cipher-nonce", test_noise_cipher_nonce);
         g_test_add_func("/noise/fixed-keys", test_noise_fixed_keys);
+        g_test_add_func("/noise/static-key", test_noise_static_key);
         g_test_add_func("/noise/handshake-chunks", test_noise_handshake_chunks);
         g_test_add_func("/noise/transport-large", test_noise_transport_large);
         g_test_add_func("/noise/coalesced", test_noise_coalesced);
