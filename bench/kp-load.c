@@ -572,7 +572,8 @@ main(int argc, char **argv)
         L.hold = 600;
         L.sources = 49;
         L.identities = L.idle ? 0 : 256;
-        for (i = 2; i < argc - 1; i++) {
+        /* OPTION VALUE pairs */
+        for (i = 2; i < argc - 1; i += 2) {
                 const char *a = argv[i], *v = argv[i + 1];
                 gboolean ok;
                 if (g_str_equal(a, "-c"))
@@ -596,7 +597,6 @@ main(int argc, char **argv)
                         return usage();
                 if (!ok)
                         return usage();
-                i++;
         }
         if (i != argc - 1)
                 return usage();
