@@ -93,6 +93,7 @@ typedef struct {
         gboolean established;
         char *ip;            /* key in per_ip */
         gboolean pending;    /* counted in n_pending, in host->handshakes */
+        guint timeout_ms;    /* the handshake timeout when it started */
         gint64 deadline_us;  /* of the handshake, monotonic */
         GList deadline_link; /* data: this */
 } KpHostConnData;
@@ -443,9 +444,8 @@ on_handshake_deadline(gpointer user_data)
                         break;
                 d = first->data;
                 conn = kp_connection_ref(d->conn);
-                error
-                    = g_error_new(KP_ERROR, KP_ERROR_TIMEOUT, "handshake not finished within %u ms",
-                                  host->limits.handshake_timeout_ms);
+                error = g_error_new(KP_ERROR, KP_ERROR_TIMEOUT,
+                                    "handshake not finished within %u ms", d->timeout_ms);
                 /* Out of the queue before anything else can run. */
                 count_handshake_over(host, d);
                 kp_connection_abort(conn, error);
@@ -472,7 +472,8 @@ queue_handshake(KpHost *host, KpHostConnData *d)
 {
         GList *after = g_queue_peek_tail_link(&host->handshakes);
 
-        d->deadline_us = g_get_monotonic_time() + (gint64)host->limits.handshake_timeout_ms * 1000;
+        d->timeout_ms = host->limits.handshake_timeout_ms;
+        d->deadline_us = g_get_monotonic_time() + (gint64)d->timeout_ms * 1000;
         d->deadline_link.data = d;
         while (after != NULL && ((KpHostConnData *)after->data)->deadline_us > d->deadline_us)
                 after = after->prev;
