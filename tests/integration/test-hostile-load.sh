@@ -181,7 +181,7 @@ attack_round() {
 # HOSTILE_RT_ROUNDS rounds: nothing but the attackers and the daemon's own
 # work can then delay a ping, and the second round checks a daemon that
 # has already been through the attacks. Measured on a shared 2-core test
-# machine: loaded p99 0.9-1.9 ms against a limit of 5 ms. Without it (not
+# machine: loaded p99 0.8-1.4 ms against a limit of 5 ms. Without it (not
 # root) a shared machine's scheduler, which the before/after baseline only
 # partly captures, can spoil a round: there the bound must be met in one of
 # at most HOSTILE_ROUNDS rounds; a daemon that stalls under the attacks
