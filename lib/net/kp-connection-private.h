@@ -47,7 +47,6 @@ struct _KpConnection {
         KpYamuxSession *yamux;
         GHashTable *streams; /* stream id -> KpStream* (owned) */
 
-        guint handshake_timeout_id;
         guint idle_timeout_id;
         guint idle_timeout_ms;    /* the host's when the connection was made */
         guint64 n_refused_logged; /* yamux's refused stream count, as logged */
@@ -79,6 +78,8 @@ KpConnection *kp_connection_new(KpHost *host, GSocketConnection *socket_conn,
                                 const KpConnectionHostCallbacks *callbacks, gpointer user_data,
                                 GError **error);
 void kp_connection_start(KpConnection *conn);
+/* Ends the connection with @error (its streams, socket; the host is told). */
+void kp_connection_abort(KpConnection *conn, const GError *error);
 /* Writes out what yamux has queued, unless input is being handled (then it
  * happens once at the end, so replies share one Noise frame and one send). */
 void kp_connection_flush(KpConnection *conn);

@@ -23,7 +23,6 @@ kp_connection_unref(KpConnection *conn)
 {
         if (conn == NULL || !g_atomic_int_dec_and_test(&conn->ref_count))
                 return;
-        g_clear_handle_id(&conn->handshake_timeout_id, g_source_remove);
         g_clear_handle_id(&conn->idle_timeout_id, g_source_remove);
         g_clear_pointer(&conn->streams, g_hash_table_unref);
         g_clear_pointer(&conn->pump, kp_socket_pump_free);
@@ -200,7 +199,6 @@ connection_fail(KpConnection *conn, const GError *error)
         if (conn->yamux != NULL)
                 write_yamux_output(conn);
         conn->stage = KP_CONNECTION_STAGE_CLOSED;
-        g_clear_handle_id(&conn->handshake_timeout_id, g_source_remove);
         g_clear_handle_id(&conn->idle_timeout_id, g_source_remove);
         kp_socket_pump_close(conn->pump);
         stream_error = error != NULL ? g_error_copy(error)
@@ -220,17 +218,10 @@ kp_connection_close(KpConnection *conn)
         connection_fail(conn, NULL);
 }
 
-static gboolean
-on_handshake_timeout(gpointer user_data)
+void
+kp_connection_abort(KpConnection *conn, const GError *error)
 {
-        KpConnection *conn = user_data;
-        g_autoptr(GError) error = NULL;
-
-        conn->handshake_timeout_id = 0;
-        error = g_error_new(KP_ERROR, KP_ERROR_TIMEOUT, "handshake not finished within %u ms",
-                            kp_host_get_handshake_timeout(conn->host));
         connection_fail(conn, error);
-        return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -262,7 +253,6 @@ start_yamux(KpConnection *conn)
         conn->streams = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)kp_stream_unref);
         conn->stage = KP_CONNECTION_STAGE_OPEN;
         g_clear_pointer(&conn->mss, kp_mss_free);
-        g_clear_handle_id(&conn->handshake_timeout_id, g_source_remove);
         conn->upgrade_us = g_get_monotonic_time() - conn->connected_us;
         conn->idle_timeout_id = g_timeout_add(conn->idle_timeout_ms, on_idle_timeout, conn);
         if (conn->host_callbacks.established != NULL)
@@ -518,8 +508,6 @@ kp_connection_start(KpConnection *conn)
 {
         g_autoptr(GError) error = NULL;
 
-        conn->handshake_timeout_id
-            = g_timeout_add(kp_host_get_handshake_timeout(conn->host), on_handshake_timeout, conn);
         kp_socket_pump_start(conn->pump);
         /* The dialer proposes /noise and sends its first handshake message in
          * the same write (lazy multistream-select). */

@@ -69,6 +69,12 @@ struct _KpHost {
          * at most once per KP_HOST_ADVERTISED_ADDRS_TTL_MS, not per peer. */
         GPtrArray *advertised; /* KpMultiaddr*; NULL until computed */
         gint64 advertised_at_us;
+        /* Connections in their handshake, by deadline (the handshake
+         * timeout is the same for all, so mostly in order of arrival):
+         * one timer for all of them instead of a GSource each, which the
+         * main loop would look at on every iteration. */
+        GQueue handshakes;        /* KpHostConnData*, linked through deadline_link */
+        GSource *deadline_source; /* ready at the first deadline; NULL until needed */
 };
 
 /* One listening socket and its accept loop. */
@@ -83,10 +89,14 @@ typedef struct {
 /* The host's side of one connection. */
 typedef struct {
         KpHost *host;
+        KpConnection *conn;
         GTask *dial_task; /* until established or failed */
         gboolean established;
-        char *ip;         /* key in per_ip */
-        gboolean pending; /* counted in n_pending */
+        char *ip;            /* key in per_ip */
+        gboolean pending;    /* counted in n_pending, in host->handshakes */
+        guint timeout_ms;    /* the handshake timeout when it started */
+        gint64 deadline_us;  /* of the handshake, monotonic */
+        GList deadline_link; /* data: this */
 } KpHostConnData;
 
 typedef struct {
@@ -154,6 +164,10 @@ kp_host_free(KpHost *host)
                 g_clear_handle_id(&host->refusals[i].summary_id, g_source_remove);
         g_hash_table_unref(host->pending_dials);
         g_clear_pointer(&host->advertised, g_ptr_array_unref);
+        if (host->deadline_source != NULL) {
+                g_source_destroy(host->deadline_source);
+                g_source_unref(host->deadline_source);
+        }
         g_hash_table_unref(host->handlers);
         g_ptr_array_unref(host->protocols);
         g_ptr_array_unref(host->listen_addrs);
@@ -423,11 +437,89 @@ ip_from_socket_connection(GSocketConnection *sc)
         return ip_from_native((const struct sockaddr *)&ss, NULL);
 }
 
+static void count_handshake_over(KpHost *host, KpHostConnData *d);
+
+static void
+arm_deadline_source(KpHost *host)
+{
+        GList *first = g_queue_peek_head_link(&host->handshakes);
+
+        g_source_set_ready_time(host->deadline_source,
+                                first != NULL ? ((KpHostConnData *)first->data)->deadline_us : -1);
+}
+
+/* Closes the connections whose handshake is overdue, a bounded batch per
+ * dispatch; the rest wait for the next iteration of the main loop. */
+static gboolean
+on_handshake_deadline(gpointer user_data)
+{
+        KpHost *host = user_data;
+        gint64 now = g_get_monotonic_time();
+
+        for (guint i = 0; i < KP_HOST_HANDSHAKE_EXPIRE_BATCH; i++) {
+                GList *first = g_queue_peek_head_link(&host->handshakes);
+                g_autoptr(KpConnection) conn = NULL;
+                g_autoptr(GError) error = NULL;
+                KpHostConnData *d;
+
+                if (first == NULL || ((KpHostConnData *)first->data)->deadline_us > now)
+                        break;
+                d = first->data;
+                conn = kp_connection_ref(d->conn);
+                error = g_error_new(KP_ERROR, KP_ERROR_TIMEOUT,
+                                    "handshake not finished within %u ms", d->timeout_ms);
+                /* Out of the queue before anything else can run. */
+                count_handshake_over(host, d);
+                kp_connection_abort(conn, error);
+        }
+        arm_deadline_source(host);
+        return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+deadline_source_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
+{
+        return callback(user_data);
+}
+
+static GSourceFuncs deadline_source_funcs = {
+        .dispatch = deadline_source_dispatch,
+};
+
+/* Queues @d by its deadline: from the back, where a deadline of the one
+ * handshake timeout belongs; only after the timeout was shortened does an
+ * entry move further forward. */
+static void
+queue_handshake(KpHost *host, KpHostConnData *d)
+{
+        GList *after = g_queue_peek_tail_link(&host->handshakes);
+
+        d->timeout_ms = host->limits.handshake_timeout_ms;
+        d->deadline_us = g_get_monotonic_time() + (gint64)d->timeout_ms * 1000;
+        d->deadline_link.data = d;
+        while (after != NULL && ((KpHostConnData *)after->data)->deadline_us > d->deadline_us)
+                after = after->prev;
+        if (after != NULL)
+                g_queue_insert_after_link(&host->handshakes, after, &d->deadline_link);
+        else
+                g_queue_push_head_link(&host->handshakes, &d->deadline_link);
+        if (host->deadline_source == NULL) {
+                host->deadline_source = g_source_new(&deadline_source_funcs, sizeof(GSource));
+                g_source_set_callback(host->deadline_source, on_handshake_deadline, host, NULL);
+                g_source_attach(host->deadline_source, g_main_context_get_thread_default());
+        }
+        /* A later deadline than the first one needs no change: setting the
+         * ready time wakes the main loop up. */
+        if (host->handshakes.head == &d->deadline_link)
+                arm_deadline_source(host);
+}
+
 /* A connection starts pending: counted in total and for its IP. */
 static void
 count_connection(KpHost *host, KpHostConnData *d)
 {
         d->pending = TRUE;
+        queue_handshake(host, d);
         host->n_pending++;
         if (d->ip != NULL) {
                 KpIpCount *c = g_hash_table_lookup(host->per_ip, d->ip);
@@ -448,6 +540,9 @@ count_handshake_over(KpHost *host, KpHostConnData *d)
         if (!d->pending)
                 return;
         d->pending = FALSE;
+        /* The timer may wake up early once for a deadline gone: cheaper
+         * than re-arming it here. */
+        g_queue_unlink(&host->handshakes, &d->deadline_link);
         host->n_pending--;
         c = d->ip != NULL ? g_hash_table_lookup(host->per_ip, d->ip) : NULL;
         if (c != NULL)
@@ -508,6 +603,7 @@ on_conn_established(KpConnection *conn, gpointer user_data)
 
         d->established = TRUE;
         count_handshake_over(host, d);
+        kp_socket_pump_set_priority(conn->pump, G_PRIORITY_DEFAULT);
         for (guint i = 0; i < host->listeners->len; i++) {
                 KpHostListener *l = &g_array_index(host->listeners, KpHostListener, i);
                 if (l->callbacks.connection_established != NULL)
@@ -580,7 +676,9 @@ adopt_connection(KpHost *host, GSocketConnection *sc, KpConnectionDirection dire
                 g_free(d);
                 return NULL;
         }
+        d->conn = conn;
         d->dial_task = dial_task != NULL ? g_object_ref(dial_task) : NULL;
+        kp_socket_pump_set_priority(conn->pump, KP_HOST_PRIORITY_HANDSHAKE);
         g_hash_table_insert(host->connections, conn, d);
         count_connection(host, d);
         kp_connection_start(conn);
@@ -671,6 +769,7 @@ static void
 acceptor_start(KpAcceptor *a)
 {
         a->source = g_socket_create_source(a->socket, G_IO_IN, NULL);
+        g_source_set_priority(a->source, KP_HOST_PRIORITY_HANDSHAKE);
         g_source_set_callback(a->source, G_SOURCE_FUNC(on_acceptable), a, NULL);
         g_source_attach(a->source, g_main_context_get_thread_default());
 }

@@ -48,8 +48,23 @@ G_BEGIN_DECLS
  * this long, so identify answers follow within it. */
 #define KP_HOST_ADVERTISED_ADDRS_TTL_MS 10000
 /* Inbound connections accepted per wakeup of a listening socket, so a flood
- * of connects cannot starve established connections. */
-#define KP_HOST_ACCEPT_BATCH 64
+ * of connects holds the main loop for a short while only (a few hundred
+ * microseconds) before established connections are served again. */
+#define KP_HOST_ACCEPT_BATCH 16
+/* Handshakes that ran out of time, closed per wakeup of the host's one
+ * handshake deadline timer: the burst of connections made together that
+ * time out together is spread over several main loop iterations. */
+#define KP_HOST_HANDSHAKE_EXPIRE_BATCH 16
+/* GLib priority of listening sockets and of connections in their handshake.
+ * The main loop dispatches only the most urgent of the ready sources per
+ * iteration, so traffic of established connections (G_PRIORITY_DEFAULT) is
+ * served before the next batch of accepts or handshake messages: a flood of
+ * connects or of garbage delays established peers by one batch at most.
+ * New peers wait while established ones keep the loop busy (load shedding:
+ * their connects queue in the kernel's backlog); the handshake deadlines run
+ * at G_PRIORITY_DEFAULT, so stalled handshakes are closed on time even
+ * then. */
+#define KP_HOST_PRIORITY_HANDSHAKE (G_PRIORITY_DEFAULT + 10)
 /* After a failed accept (out of file descriptors, memory) the listener
  * pauses this long instead of spinning on its still-readable socket. */
 #define KP_HOST_ACCEPT_BACKOFF_MS 100

@@ -19,6 +19,7 @@ struct _KpSocketPump {
         gboolean reading;
         gboolean closed;
         gboolean was_congested;
+        gint priority;       /* of in_source and out_source */
         GError *write_error; /* a send failed; reported from the main loop */
         GSource *fail_source;
 };
@@ -94,6 +95,7 @@ attach_socket_source(KpSocketPump *pump, GIOCondition condition, GSocketSourceFu
         GSource *source = g_socket_create_source(pump->socket, condition, NULL);
 
         g_source_set_can_recurse(source, TRUE);
+        g_source_set_priority(source, pump->priority);
         g_source_set_callback(source, G_SOURCE_FUNC(func), pump, NULL);
         g_source_attach(source, g_main_context_get_thread_default());
         return source;
@@ -169,6 +171,7 @@ kp_socket_pump_new(GSocketConnection *connection, const KpSocketPumpCallbacks *c
         pump->socket = g_socket_connection_get_socket(connection);
         pump->callbacks = *callbacks;
         pump->user_data = user_data;
+        pump->priority = G_PRIORITY_DEFAULT;
         g_socket_set_blocking(pump->socket, FALSE);
         /* GSocketClient leaves its connect timeout on the socket; GIO then
          * re-arms a deadline on every dispatch of its sources, and each
@@ -256,6 +259,16 @@ kp_socket_pump_set_reading(KpSocketPump *pump, gboolean reading)
 {
         pump->reading = reading;
         update_sources(pump);
+}
+
+void
+kp_socket_pump_set_priority(KpSocketPump *pump, gint priority)
+{
+        pump->priority = priority;
+        if (pump->in_source != NULL)
+                g_source_set_priority(pump->in_source, priority);
+        if (pump->out_source != NULL)
+                g_source_set_priority(pump->out_source, priority);
 }
 
 void

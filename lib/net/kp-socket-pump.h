@@ -35,6 +35,9 @@ void kp_socket_pump_write(KpSocketPump *pump, const guint8 *data, gsize len);
 gboolean kp_socket_pump_is_congested(const KpSocketPump *pump);
 gsize kp_socket_pump_get_queued(const KpSocketPump *pump);
 void kp_socket_pump_set_reading(KpSocketPump *pump, gboolean reading);
+/* The GLib priority of the pump's socket sources, now and later
+ * (G_PRIORITY_DEFAULT until set). */
+void kp_socket_pump_set_priority(KpSocketPump *pump, gint priority);
 /* Try once more to send queued output without blocking, then close the
  * socket. No callback runs after this. */
 void kp_socket_pump_close(KpSocketPump *pump);

@@ -27,8 +27,11 @@
 # What is measured is how the daemon copes with the attackers' traffic, not
 # how the kernel shares a test machine's cores: on a real server the
 # attackers' own work runs elsewhere. So the attackers run at nice 19, and,
-# when permitted (root), kpingd and kpingctl at nice -10 so that other jobs
-# on a shared machine disturb the latencies less.
+# when permitted (root), kpingd and kpingctl in the real-time class
+# (SCHED_FIFO), else at nice -10 if permitted: other jobs on a shared
+# machine then delay neither, and a round trip shows the daemon's own
+# queueing (a real-time daemon stuck in a loop is still cut off by the
+# kernel's real-time throttling, 5% of each second left to others).
 . "$(dirname "$0")/tap.sh"
 trap 'exit 1' TERM INT HUP
 
@@ -59,7 +62,11 @@ case "${KP_SANITIZE:-none}" in
 esac
 
 PRIO=""
-[ "$(nice -n -10 nice 2>/dev/null)" = -10 ] && PRIO="nice -n -10"
+if chrt -f 10 true 2>/dev/null; then
+        PRIO="chrt -f 10"
+elif [ "$(nice -n -10 nice 2>/dev/null)" = -10 ]; then
+        PRIO="nice -n -10"
+fi
 
 cat >"$TMP/kpingd.conf" <<EOF
 [Limits]
@@ -170,17 +177,27 @@ attack_round() {
         return 0
 }
 
-# The p99 bound is met by one of at most HOSTILE_ROUNDS rounds: a daemon
-# that stalls under the attacks fails every round, while a shared test
-# machine's scheduler, which the before/after baseline only partly
-# captures, rarely spoils three in a row. Every other check holds in every
-# round run.
+# In the real-time class the p99 bound must hold in each of
+# HOSTILE_RT_ROUNDS rounds: nothing but the attackers and the daemon's own
+# work can then delay a ping, and the second round checks a daemon that
+# has already been through the attacks. Measured on a shared 2-core test
+# machine: loaded p99 0.8-1.4 ms against a limit of 5 ms. Without it (not
+# root) a shared machine's scheduler, which the before/after baseline only
+# partly captures, can spoil a round: there the bound must be met in one of
+# at most HOSTILE_ROUNDS rounds; a daemon that stalls under the attacks
+# still fails every one. Every other check holds in every round run.
+HOSTILE_RT_ROUNDS=2
 HOSTILE_ROUNDS=3
+strict=0
+[ "${PRIO%% *}" = chrt ] && strict=1
+[ "$strict" = 1 ] && HOSTILE_ROUNDS=$HOSTILE_RT_ROUNDS
 rounds=0
+p99_missed=""
 for n in $(seq $HOSTILE_ROUNDS); do
         attack_round "$n"
         rounds=$n
-        [ "$P99_OK" = 1 ] && break
+        [ "$P99_OK" = 1 ] || p99_missed="$p99_missed $n"
+        [ "$strict" = 0 ] && [ "$P99_OK" = 1 ] && break
 done
 all() { for n in $(seq $rounds); do cat "$TMP/r$n/$1" 2>/dev/null; done; }
 
@@ -189,10 +206,13 @@ if [ -z "$(all lost)" ]; then
 else
         not_ok "no ping lost" "$(all lost)"
 fi
-if [ "$P99_OK" = 1 ]; then
-        ok "loaded p99 <= $HOSTILE_P99_FACTOR x max(unloaded p99 before, after, $HOSTILE_P99_FLOOR_US us) in round $rounds"
+p99_bound="loaded p99 <= $HOSTILE_P99_FACTOR x max(unloaded p99 before, after, $HOSTILE_P99_FLOOR_US us)"
+if [ "$strict" = 1 ] && [ -z "$p99_missed" ]; then
+        ok "$p99_bound in each of $rounds rounds (real-time class)"
+elif [ "$strict" = 0 ] && [ "$P99_OK" = 1 ]; then
+        ok "$p99_bound in round $rounds (not in the real-time class: one of $HOSTILE_ROUNDS rounds)"
 else
-        not_ok "loaded p99 within $HOSTILE_P99_FACTOR x the unloaded one in one of $HOSTILE_ROUNDS rounds" "$(all summary)"
+        not_ok "$p99_bound (rounds missed:$p99_missed)" "$(all summary)"
 fi
 bad=""
 for n in $(seq $rounds); do [ -e "$TMP/r$n/attacks-outlasted" ] || bad="$bad $n"; done

@@ -112,6 +112,66 @@ test_host_silent_peer_times_out(void)
         g_clear_pointer(&f.remote, kp_multiaddr_free);
 }
 
+/* More silent peers than one accept batch and than one batch of expired
+ * deadlines: all are accepted, all time out, none is left behind; a
+ * handshake started after the timeout was shortened times out first. */
+static void
+test_host_many_silent_peers_time_out(void)
+{
+        static const guint8 seed[KP_ED25519_SEED_BYTES] = { 7 };
+        const guint n = MAX(KP_HOST_ACCEPT_BATCH, 2 * KP_HOST_HANDSHAKE_EXPIRE_BATCH) + 1;
+        g_autoptr(KpKeypair) identity = kp_keypair_new_from_seed(seed);
+        g_autoptr(GSocketClient) client = g_socket_client_new();
+        g_autoptr(GPtrArray) peers = g_ptr_array_new_with_free_func(g_object_unref);
+        g_autoptr(GSocketAddress) local = NULL;
+        g_autoptr(KpMultiaddr) last_ma = NULL;
+        g_autoptr(KpHost) host = NULL;
+        g_autoptr(GError) error = NULL;
+        Fixture f = { 0 };
+        guint16 port = 0;
+        gint64 start, deadline;
+
+        host = listening_host(identity, &f, &port);
+        kp_host_set_handshake_timeout(host, 1000);
+        start = g_get_monotonic_time();
+        deadline = start + 5 * G_USEC_PER_SEC;
+        for (guint i = 0; i < n; i++) {
+                GSocketConnection *sc
+                    = g_socket_client_connect_to_host(client, "127.0.0.1", port, NULL, &error);
+                g_assert_no_error(error);
+                g_ptr_array_add(peers, sc);
+        }
+        while (kp_host_get_n_pending_handshakes(host, NULL) < n
+               && g_get_monotonic_time() < deadline)
+                g_main_context_iteration(NULL, TRUE);
+        g_assert_cmpuint(kp_host_get_n_pending_handshakes(host, NULL), ==, n);
+
+        kp_host_set_handshake_timeout(host, KP_HOST_HANDSHAKE_TIMEOUT_MIN_MS);
+        g_ptr_array_add(peers,
+                        g_socket_client_connect_to_host(client, "127.0.0.1", port, NULL, &error));
+        g_assert_no_error(error);
+        local = g_socket_connection_get_local_address(peers->pdata[n], &error);
+        g_assert_no_error(error);
+        last_ma = kp_tcp_multiaddr_from_address(local, &error);
+        g_assert_no_error(error);
+        while (f.n_failed == 0 && g_get_monotonic_time() < deadline)
+                g_main_context_iteration(NULL, TRUE);
+        g_assert_cmpuint(f.n_failed, ==, 1);
+        g_assert_true(kp_multiaddr_equal(f.remote, last_ma));
+        g_assert_cmpint(g_get_monotonic_time() - start, <, 1000 * 1000);
+
+        while (f.n_failed < n + 1 && g_get_monotonic_time() < deadline)
+                g_main_context_iteration(NULL, TRUE);
+        g_assert_cmpuint(f.n_failed, ==, n + 1);
+        g_assert_cmpint(g_get_monotonic_time() - start, >=, 990 * 1000);
+        kp_test_assert_error(f.error, KP_ERROR_TIMEOUT, "handshake not finished within 1000 ms");
+        g_assert_cmpuint(kp_host_get_n_pending_handshakes(host, NULL), ==, 0);
+        g_assert_cmpuint(kp_host_get_n_connections(host), ==, 0);
+
+        g_clear_error(&f.error);
+        g_clear_pointer(&f.remote, kp_multiaddr_free);
+}
+
 /* ---- limits ------------------------------------------------------------ */
 
 static void
@@ -580,6 +640,8 @@ main(int argc, char **argv)
         g_test_add_func("/host/limits/v4-mapped", test_host_limits_v4_mapped);
         g_test_add_func("/host/handshake-timeout/setting", test_host_handshake_timeout_setting);
         g_test_add_func("/host/handshake-timeout/silent-peer", test_host_silent_peer_times_out);
+        g_test_add_func("/host/handshake-timeout/many-silent-peers",
+                        test_host_many_silent_peers_time_out);
         g_test_add_func("/host/stream/several-protocols", test_host_stream_several_protocols);
         g_test_add_func("/host/dial/joins-pending", test_host_dial_joins_pending);
         return g_test_run();
