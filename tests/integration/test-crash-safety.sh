@@ -46,7 +46,11 @@ start() {
 clients() {
         clients=()
         for c in $(seq $CRASH_CLIENTS); do
-                timeout 30 "$KPINGCTL" ping -c 1000000 -i 0 -W 2 -w 20 --json "$addr" \
+                # Not under timeout(1): it signals its whole process group
+                # (TERM, then CONT), and a signal arriving while
+                # LeakSanitizer stops the threads at exit can hang it for
+                # good. -w 20 bounds the session; stop_clients the rest.
+                "$KPINGCTL" ping -c 1000000 -i 0 -W 2 -w 20 --json "$addr" \
                         >"$1.$c" 2>"$1.$c.err" &
                 clients+=($!)
         done
@@ -91,8 +95,15 @@ kill9() {
         wait "$daemon" 2>/dev/null
 }
 
+# stop_clients: one SIGTERM each (they print their summary), then SIGKILL
+# for any still running after 10 s.
 stop_clients() {
         kill "${clients[@]}" 2>/dev/null
+        for _ in $(seq 100); do
+                kill -0 "${clients[@]}" 2>/dev/null || break
+                sleep 0.1
+        done
+        kill -KILL "${clients[@]}" 2>/dev/null
         wait "${clients[@]}" 2>/dev/null
 }
 
@@ -169,7 +180,7 @@ for round in $(seq $BATCHED_ROUNDS); do
                 bad="$bad round $round: no restart;"
                 break
         fi
-        first=$(timeout 20 "$KPINGCTL" ping -c 1 --json "$addr" 2>/dev/null \
+        first=$(timeout -k 5 20 "$KPINGCTL" ping -c 1 --json "$addr" 2>/dev/null \
                 | sed -n 's/^{"type":"pong","seq":[0-9]*,"total":\([0-9]*\),.*/\1/p')
         case "$got" in
         unparsable*)

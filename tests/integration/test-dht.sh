@@ -39,7 +39,7 @@ if [ "$started" = $N ]; then ok "$N nodes started, each bootstrapped from an ear
 # let the bootstrap self-lookups finish (each is bounded by its timeout)
 sleep 2
 
-kad() { timeout 30 "$KAD_TOOL" --timeout 10000 "$@"; }
+kad() { timeout -k 5 30 "$KAD_TOOL" --timeout -k 5 10000 "$@"; }
 
 # A record put through node 3 is found through node 27, which never talked
 # to the putting client.
@@ -67,20 +67,20 @@ if kad -b "${ADDRS[22]}" get "dht-test-actor:meta:$prov" >"$TMP/meta" 2>&1 && gr
 else
         not_ok "kameo registration record found" "$(cat "$TMP/meta")"
 fi
-out=$(timeout 30 "$KPINGCTL" resolve --actor dht-test-actor "${ADDRS[13]}" 2>&1)
+out=$(timeout -k 5 30 "$KPINGCTL" resolve --actor dht-test-actor "${ADDRS[13]}" 2>&1)
 if echo "$out" | grep -q "^Peer ID: $prov" && echo "$out" | grep -q "Remote id: kping::PingActor"; then
         ok "kpingctl resolve finds the actor"
 else
         not_ok "kpingctl resolve finds the actor" "$out"
 fi
-out=$(timeout 30 "$KPINGCTL" resolve --json --actor dht-test-actor "${ADDRS[8]}" 2>&1)
+out=$(timeout -k 5 30 "$KPINGCTL" resolve --json --actor dht-test-actor "${ADDRS[8]}" 2>&1)
 if echo "$out" | grep -q "\"peer_id\":\"$prov\"" && echo "$out" | grep -q '"remote_id":"kping::PingActor"'; then
         ok "kpingctl resolve --json"
 else
         not_ok "kpingctl resolve --json" "$out"
 fi
 expect_exit "kpingctl resolve: unknown actor" 2 "actor 'no-such-actor' not found" \
-        timeout 30 "$KPINGCTL" resolve --actor no-such-actor "${ADDRS[8]}"
+        timeout -k 5 30 "$KPINGCTL" resolve --actor no-such-actor "${ADDRS[8]}"
 expect_exit "another peer's meta key is refused" 2 "record key names peer" \
         kad -b "${ADDRS[1]}" put "x:meta:$prov" value
 expect_exit "a key outside the accepted forms is refused" 2 "neither" \

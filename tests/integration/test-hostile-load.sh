@@ -94,11 +94,11 @@ rtt_stat() { sed -n "s/.*\"type\":\"summary\".*\"rtt_us\":{[^}]*\"$2\":\([0-9]*\
 received() { sed -n 's/.*"type":"summary".*"received":\([0-9]*\).*/\1/p' "$1"; }
 
 session() {
-        timeout 60 $PRIO "$KPINGCTL" ping -c 200 -i 0.05 -W 5 --json "$addr" >"$1" 2>"$1.err"
+        timeout -k 5 60 $PRIO "$KPINGCTL" ping -c 200 -i 0.05 -W 5 --json "$addr" >"$1" 2>"$1.err"
 }
 
 # Warm up (first connection, page faults), then let it wind down.
-timeout 30 "$KPINGCTL" ping -c 5 -i 0 -q "$addr" >/dev/null 2>&1
+timeout -k 5 30 "$KPINGCTL" ping -c 5 -i 0 -q "$addr" >/dev/null 2>&1
 sleep 0.5
 fds_before=$(fd_count)
 rss_base=$(rss_kb)
@@ -274,9 +274,9 @@ logged "Connection with $big_peer from /ip4/127\.0\.0\.40/tcp/[0-9]+ closed: yam
         "the 100 MB yamux frame, with the peer, address and reason"
 
 # Still serving: pings and the DHT.
-check "a legitimate ping after the attacks" timeout 30 "$KPINGCTL" ping -c 5 -i 0 -q "$addr"
-timeout 30 "$KAD_TOOL" --timeout 10000 --bootstrap "$addr" put /kping/after-flood ok >"$TMP/put" 2>&1
-timeout 30 "$KAD_TOOL" --timeout 10000 --bootstrap "$addr" get /kping/after-flood >"$TMP/get" 2>&1
+check "a legitimate ping after the attacks" timeout -k 5 30 "$KPINGCTL" ping -c 5 -i 0 -q "$addr"
+timeout -k 5 30 "$KAD_TOOL" --timeout -k 5 10000 --bootstrap "$addr" put /kping/after-flood ok >"$TMP/put" 2>&1
+timeout -k 5 30 "$KAD_TOOL" --timeout -k 5 10000 --bootstrap "$addr" get /kping/after-flood >"$TMP/get" 2>&1
 if grep -q "^ok$" "$TMP/get"; then
         ok "the DHT still stores and serves a value"
 else

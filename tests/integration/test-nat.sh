@@ -122,7 +122,7 @@ case "$addr" in
 *) not_ok "kpingd ready in the server namespace" "addrs: '$addr'" "$(cat "$TMP/kpingd.log")" ;;
 esac
 
-in_ns "$CLI" timeout 30 "$KPINGCTL" ping -c 5 -i 0.2 "$addr" >"$TMP/ping" 2>&1
+in_ns "$CLI" timeout -k 5 30 "$KPINGCTL" ping -c 5 -i 0.2 "$addr" >"$TMP/ping" 2>&1
 st=$?
 if [ $st = 0 ] && grep -q "5 pings transmitted, 5 received" "$TMP/ping"; then
         ok "kpingctl in the client namespace: 5 pongs through the NAT"

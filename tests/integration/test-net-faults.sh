@@ -115,7 +115,7 @@ if start; then ok "kpingd ready in the server namespace ($addr)"; else not_ok "k
 
 # ---- link down for 5 s ----------------------------------------------------------
 out="$TMP/link"
-in_ns "$CLI" timeout 60 "$KPINGCTL" ping -c 40 -i 0.25 -W 1 --json "$addr" >"$out" 2>"$out.err" &
+in_ns "$CLI" timeout -k 5 60 "$KPINGCTL" ping -c 40 -i 0.25 -W 1 --json "$addr" >"$out" 2>"$out.err" &
 client=$!
 wait_pongs "$out" 5
 in_ns "$CLI" ip link set c0 down
@@ -151,7 +151,7 @@ fi
 
 # ---- daemon restarted mid-session -----------------------------------------------------
 out="$TMP/restart"
-in_ns "$CLI" timeout 60 "$KPINGCTL" ping -c 40 -i 0.25 -W 1 --json "$addr" >"$out" 2>"$out.err" &
+in_ns "$CLI" timeout -k 5 60 "$KPINGCTL" ping -c 40 -i 0.25 -W 1 --json "$addr" >"$out" 2>"$out.err" &
 client=$!
 wait_pongs "$out" 5
 stop

@@ -54,7 +54,7 @@ stored_total() { sed -n 's/.*"total": *\([0-9]*\).*/\1/p' "$TMP/$1/counter.json"
 
 # (Sessions run in the background call timeout directly, so that $! is a
 # process that passes signals on to kpingctl.)
-ping() { timeout 60 "$KPINGCTL" ping "$@"; }
+ping() { timeout -k 5 60 "$KPINGCTL" ping "$@"; }
 
 # ---- 100 pongs, totals rising by one ---------------------------------------
 if start a --listen /ip4/127.0.0.1/tcp/0; then ok "kpingd a ready"; else not_ok "kpingd a ready" "$(cat "$TMP/a.log")"; fi
@@ -93,7 +93,7 @@ fi
 expect_exit "unknown actor exits 2" 2 "actor 'x' not found" "$KPINGCTL" ping -c 1 --actor x "${ADDR[a]}"
 
 # ---- daemon restarted under a running session ----------------------------------
-timeout 60 "$KPINGCTL" ping -c 40 -i 0.1 --json "${ADDR[a]}" >"$TMP/p3" 2>"$TMP/p3.err" &
+timeout -k 5 60 "$KPINGCTL" ping -c 40 -i 0.1 --json "${ADDR[a]}" >"$TMP/p3" 2>"$TMP/p3.err" &
 client=$!
 sleep 1
 stop a TERM
@@ -130,7 +130,7 @@ printf '[Daemon]\nDurability=strict\n' >"$TMP/strict.conf"
 start s --config "$TMP/strict.conf" --listen /ip4/127.0.0.1/tcp/0
 saddr=${ADDR[s]}
 for c in 1 2; do
-        timeout 60 "$KPINGCTL" ping -c 1000000 -i 0 -l 8 -W 2 -w 30 --json "$saddr" >"$TMP/k$c" 2>"$TMP/k$c.err" &
+        timeout -k 5 60 "$KPINGCTL" ping -c 1000000 -i 0 -l 8 -W 2 -w 30 --json "$saddr" >"$TMP/k$c" 2>"$TMP/k$c.err" &
         PID[k$c]=$!
 done
 sleep 1.5
@@ -178,7 +178,7 @@ fi
 if grep -q "Client connected: .* from /ip4/127.0.0.1/" "$TMP/nb.log"; then ok "kpingctl connected to B"; else not_ok "kpingctl connected to B" "$(cat "$TMP/nb.log")"; fi
 # B restarts under a session that entered through A: kpingctl resolves the
 # actor through A again and dials B anew.
-timeout 60 "$KPINGCTL" ping -c 30 -i 0.1 --actor special --json "${ADDR[na]}" >"$TMP/p5" 2>"$TMP/p5.err" &
+timeout -k 5 60 "$KPINGCTL" ping -c 30 -i 0.1 --actor special --json "${ADDR[na]}" >"$TMP/p5" 2>"$TMP/p5.err" &
 client=$!
 sleep 1
 oldb=${ADDR[nb]}

@@ -28,7 +28,7 @@ if wait_file "$TMP/a.addrs"; then ok "kpingd ready (debug log level)"; else not_
 addr=$(head -1 "$TMP/a.addrs")
 peer=${addr##*/p2p/}
 
-if timeout 30 "$KPINGCTL" ping -c 3 "$addr" >"$TMP/ctl.log" 2>&1; then
+if timeout -k 5 30 "$KPINGCTL" ping -c 3 "$addr" >"$TMP/ctl.log" 2>&1; then
         ok "a ping session"
 else
         not_ok "a ping session" "$(cat "$TMP/ctl.log")"
@@ -37,7 +37,7 @@ fi
 # forge CMD: kad-tool as a hostile peer; prints its answer, "$TMP/forger"
 # holds its peer id.
 forge() {
-        timeout 30 "$KAD_TOOL" --listen /ip4/127.0.0.1/tcp/0 -b "$addr" "$1" ping "$peer" >"$TMP/forge.out" 2>&1
+        timeout -k 5 30 "$KAD_TOOL" --listen /ip4/127.0.0.1/tcp/0 -b "$addr" "$1" ping "$peer" >"$TMP/forge.out" 2>&1
         sed -n 's|^listening .*/p2p/||p' "$TMP/forge.out" >"$TMP/forger"
         grep -v '^listening ' "$TMP/forge.out"
 }
@@ -65,13 +65,13 @@ if [ "$out" = sent ] && wait_log "ADD_PROVIDER from $forger rejected: it names p
 else
         not_ok "an ADD_PROVIDER naming another peer is refused and logged" "kad-tool: $out" "$(grep -i reject "$TMP/a.log")"
 fi
-out=$(timeout 30 "$KPINGCTL" resolve --actor ping "$addr" 2>&1)
+out=$(timeout -k 5 30 "$KPINGCTL" resolve --actor ping "$addr" 2>&1)
 if echo "$out" | grep -q "^Peer ID: $peer" && ! echo "$out" | grep -q "$forger"; then
         ok "kpingctl resolve finds only the genuine actor"
 else
         not_ok "kpingctl resolve finds only the genuine actor" "$out"
 fi
-if timeout 30 "$KPINGCTL" ping -c 2 "$addr" >>"$TMP/ctl.log" 2>&1; then
+if timeout -k 5 30 "$KPINGCTL" ping -c 2 "$addr" >>"$TMP/ctl.log" 2>&1; then
         ok "the genuine actor still answers"
 else
         not_ok "the genuine actor still answers" "$(cat "$TMP/ctl.log")"
@@ -81,7 +81,7 @@ fi
 listen=${addr%/p2p/*}
 expect_exit "a dial to the daemon under another peer id is refused" 2 \
         "peer id mismatch: expected $forger, got $peer" \
-        timeout 30 "$KPINGCTL" ping -c 1 "$listen/p2p/$forger"
+        timeout -k 5 30 "$KPINGCTL" ping -c 1 "$listen/p2p/$forger"
 
 kill -TERM "$pid"
 wait "$pid"
