@@ -39,7 +39,7 @@ if [ "$started" = $N ]; then ok "$N nodes started, each bootstrapped from an ear
 # let the bootstrap self-lookups finish (each is bounded by its timeout)
 sleep 2
 
-kad() { timeout -k 5 30 "$KAD_TOOL" --timeout -k 5 10000 "$@"; }
+kad() { timeout -k 5 30 "$KAD_TOOL" --timeout 10000 "$@"; }
 
 # A record put through node 3 is found through node 27, which never talked
 # to the putting client.

@@ -275,8 +275,8 @@ logged "Connection with $big_peer from /ip4/127\.0\.0\.40/tcp/[0-9]+ closed: yam
 
 # Still serving: pings and the DHT.
 check "a legitimate ping after the attacks" timeout -k 5 30 "$KPINGCTL" ping -c 5 -i 0 -q "$addr"
-timeout -k 5 30 "$KAD_TOOL" --timeout -k 5 10000 --bootstrap "$addr" put /kping/after-flood ok >"$TMP/put" 2>&1
-timeout -k 5 30 "$KAD_TOOL" --timeout -k 5 10000 --bootstrap "$addr" get /kping/after-flood >"$TMP/get" 2>&1
+timeout -k 5 30 "$KAD_TOOL" --timeout 10000 --bootstrap "$addr" put /kping/after-flood ok >"$TMP/put" 2>&1
+timeout -k 5 30 "$KAD_TOOL" --timeout 10000 --bootstrap "$addr" get /kping/after-flood >"$TMP/get" 2>&1
 if grep -q "^ok$" "$TMP/get"; then
         ok "the DHT still stores and serves a value"
 else
