@@ -4,6 +4,7 @@
 
 #include "core/kp-error.h"
 #include "net/kp-deadlines.h"
+#include "net/kp-log-limiter.h"
 
 /* ---- the responder ------------------------------------------------------ */
 
@@ -19,9 +20,7 @@ struct _KpActorServer {
         GHashTable *per_peer;        /* KpPeerId* (owned) -> GUINT count of open requests */
         KpDeadlines *read_deadlines; /* of KpActorRequest*, until their FIN */
         KpActorLimits limits;
-        gint64 refusal_logged_us; /* the last refusal line */
-        guint refusals_unlogged;  /* refusals since */
-        guint refusal_summary_id; /* logs their sum at the end of the interval */
+        KpLogLimiter refusals; /* MaxRequestsPerPeer lines */
         guint64 next_seq;
         guint64 n_answered;
         guint64 n_failed;
@@ -322,45 +321,6 @@ on_request_read_timeout(gpointer data, gpointer user_data)
                 kp_stream_reset(r->stream);
 }
 
-static gboolean
-on_refusal_summary(gpointer user_data)
-{
-        KpActorServer *s = user_data;
-
-        s->refusal_summary_id = 0;
-        if (s->refusals_unlogged > 0)
-                g_warning("refused %u more kameo requests in the last %d ms (MaxRequestsPerPeer)",
-                          s->refusals_unlogged, KP_ACTOR_REFUSAL_LOG_INTERVAL_MS);
-        s->refusals_unlogged = 0;
-        s->refusal_logged_us = g_get_monotonic_time();
-        return G_SOURCE_REMOVE;
-}
-
-/* A peer over MaxRequestsPerPeer: one line per interval at most, the rest
- * summed up at its end, so a peer opening streams in a loop cannot flood
- * the log. */
-static void
-log_refusal(KpActorServer *s, const KpPeerId *peer, guint n)
-{
-        gint64 now = g_get_monotonic_time();
-        gint64 interval_us = (gint64)KP_ACTOR_REFUSAL_LOG_INTERVAL_MS * 1000;
-
-        if (s->refusal_summary_id == 0
-            && (s->refusal_logged_us == 0 || now - s->refusal_logged_us >= interval_us)) {
-                log_request_failure(peer,
-                                    "%u requests at once from this peer (MaxRequestsPerPeer): "
-                                    "stream reset",
-                                    n);
-                s->refusal_logged_us = now;
-                return;
-        }
-        s->refusals_unlogged++;
-        if (s->refusal_summary_id == 0)
-                s->refusal_summary_id = g_timeout_add(
-                    (guint)MAX((s->refusal_logged_us + interval_us - now) / 1000, 1),
-                    on_refusal_summary, s);
-}
-
 static void
 on_messaging_stream(KpStream *stream, gpointer user_data)
 {
@@ -376,7 +336,13 @@ on_messaging_stream(KpStream *stream, gpointer user_data)
         KpActorRequest *r;
 
         if (n >= s->limits.max_requests_per_peer) {
-                log_refusal(s, peer, n);
+                /* at most one line per interval, the rest summed up, so a
+                 * peer opening streams in a loop cannot flood the log */
+                if (kp_log_limiter_admit(&s->refusals, 1))
+                        log_request_failure(peer,
+                                            "%u requests at once from this peer "
+                                            "(MaxRequestsPerPeer): stream reset",
+                                            n);
                 s->n_failed++;
                 kp_stream_reset(stream);
                 return;
@@ -404,6 +370,8 @@ kp_actor_server_new(KpHost *host)
         s->per_peer = g_hash_table_new_full(kp_peer_id_hash, kp_peer_id_equal_func, g_free, NULL);
         s->read_deadlines = kp_deadlines_new(on_request_read_timeout, s);
         kp_actor_limits_init(&s->limits);
+        kp_log_limiter_init(&s->refusals, G_LOG_DOMAIN, "kameo requests", "MaxRequestsPerPeer",
+                            KP_ACTOR_REFUSAL_LOG_INTERVAL_MS);
         s->next_seq = 0;
         kp_host_set_stream_handler(host, KP_KAMEO_PROTOCOL_MESSAGING, on_messaging_stream, s);
         return s;
@@ -417,7 +385,7 @@ kp_actor_server_free(KpActorServer *s)
         g_hash_table_unref(s->handlers);
         g_hash_table_unref(s->actors);
         g_hash_table_unref(s->per_peer);
-        g_clear_handle_id(&s->refusal_summary_id, g_source_remove);
+        kp_log_limiter_clear(&s->refusals);
         kp_deadlines_free(s->read_deadlines);
         g_free(s);
 }

@@ -13,6 +13,7 @@
 
 #include "core/kp-error.h"
 #include "net/kp-connection-private.h"
+#include "net/kp-log-limiter.h"
 #include "net/kp-tcp.h"
 
 #define KP_HOST_LISTEN_BACKLOG 1024
@@ -32,14 +33,6 @@ static const char *const refusal_limit_names[KP_HOST_REFUSAL_N] = {
         "MaxPendingHandshakes",    "MaxPendingHandshakesPerIP",
         "MaxStreamsPerConnection",
 };
-
-typedef struct {
-        KpHost *host;
-        KpHostRefusal reason;
-        gint64 last_us;   /* last line logged */
-        guint suppressed; /* refusals since, not logged one by one */
-        guint summary_id; /* logs the sum at the end of the interval */
-} KpRefusalLog;
 
 /* Connections from or to one IP address. */
 typedef struct {
@@ -61,7 +54,7 @@ struct _KpHost {
         GHashTable *per_ip; /* IP text -> KpIpCount */
         guint n_pending;    /* connections in their handshake */
         guint64 n_refused;
-        KpRefusalLog refusals[KP_HOST_REFUSAL_N];
+        KpLogLimiter refusals[KP_HOST_REFUSAL_N];
         /* Dials under way, by peer: a second dial of the same peer waits for
          * the first instead of opening another connection. */
         GHashTable *pending_dials; /* KpPeerId* (owned) -> GPtrArray of GTask* */
@@ -144,10 +137,10 @@ kp_host_new(const KpKeypair *identity)
         host->acceptors = g_ptr_array_new_with_free_func((GDestroyNotify)kp_acceptor_free);
         host->per_ip = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         kp_host_limits_init(&host->limits);
-        for (guint i = 0; i < KP_HOST_REFUSAL_N; i++) {
-                host->refusals[i].host = host;
-                host->refusals[i].reason = (KpHostRefusal)i;
-        }
+        for (guint i = 0; i < KP_HOST_REFUSAL_N; i++)
+                kp_log_limiter_init(&host->refusals[i], G_LOG_DOMAIN,
+                                    i == KP_HOST_REFUSAL_STREAMS ? "streams" : "connections",
+                                    refusal_limit_names[i], KP_HOST_REFUSAL_LOG_INTERVAL_MS);
         return host;
 }
 
@@ -161,7 +154,7 @@ kp_host_free(KpHost *host)
         g_hash_table_unref(host->connections);
         g_hash_table_unref(host->per_ip);
         for (guint i = 0; i < KP_HOST_REFUSAL_N; i++)
-                g_clear_handle_id(&host->refusals[i].summary_id, g_source_remove);
+                kp_log_limiter_clear(&host->refusals[i]);
         g_hash_table_unref(host->pending_dials);
         g_clear_pointer(&host->advertised, g_ptr_array_unref);
         if (host->deadline_source != NULL) {
@@ -275,45 +268,16 @@ kp_host_get_n_refused(KpHost *host)
         return host->n_refused;
 }
 
-static gboolean
-on_refusal_summary(gpointer user_data)
-{
-        KpRefusalLog *r = user_data;
-
-        r->summary_id = 0;
-        if (r->suppressed > 0)
-                g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "KPING_LIMIT",
-                                 refusal_limit_names[r->reason], "MESSAGE",
-                                 "refused %u more %s in the last %d ms (%s)", r->suppressed,
-                                 r->reason == KP_HOST_REFUSAL_STREAMS ? "streams" : "connections",
-                                 KP_HOST_REFUSAL_LOG_INTERVAL_MS, refusal_limit_names[r->reason]);
-        r->suppressed = 0;
-        r->last_us = g_get_monotonic_time();
-        return G_SOURCE_REMOVE;
-}
-
 /* Logs @text (the reason, naming the limit) unless a line for the same
  * reason went out less than KP_HOST_REFUSAL_LOG_INTERVAL_MS ago; those are
- * counted and summed up once the interval is over, so a flood costs at most
- * two lines per interval and reason. */
+ * summed up once the interval is over (KpLogLimiter). */
 void
 kp_host_log_refusal(KpHost *host, KpHostRefusal reason, guint count, const char *remote,
                     const char *text)
 {
-        KpRefusalLog *r = &host->refusals[reason];
-        gint64 now = g_get_monotonic_time();
-        gint64 interval_us = (gint64)KP_HOST_REFUSAL_LOG_INTERVAL_MS * 1000;
-
-        if (r->summary_id == 0 && (r->last_us == 0 || now - r->last_us >= interval_us)) {
+        if (kp_log_limiter_admit(&host->refusals[reason], count))
                 g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "KPING_REMOTE_ADDR", remote,
                                  "KPING_LIMIT", refusal_limit_names[reason], "MESSAGE", "%s", text);
-                r->last_us = now;
-                return;
-        }
-        r->suppressed += count;
-        if (r->summary_id == 0)
-                r->summary_id = g_timeout_add(
-                    (guint)MAX((r->last_us + interval_us - now) / 1000, 1), on_refusal_summary, r);
 }
 
 const KpPeerId *
