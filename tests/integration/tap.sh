@@ -74,3 +74,27 @@ expect_exit() {
                 not_ok "$name" "exit $got (want $want); stderr: $(cat "$TMP/err")" "wanted one line containing: $msg"
         fi
 }
+
+# first_addr FILE: waits (at most 10 s) for a kpingd --addrs-file and prints
+# its first address; nothing when it never appeared.
+first_addr() {
+        for _ in $(seq 100); do
+                [ -s "$1" ] && break
+                sleep 0.1
+        done
+        head -n 1 "$1" 2>/dev/null
+}
+
+# fd_count: descriptors the process $daemon holds.
+fd_count() {
+        ls "/proc/$daemon/fd" 2>/dev/null | wc -l
+}
+
+# wait_fds N: until $daemon has at most N descriptors (at most 5 s).
+wait_fds() {
+        for _ in $(seq 50); do
+                [ "$(fd_count)" -le "$1" ] && return 0
+                sleep 0.1
+        done
+        return 1
+}

@@ -75,11 +75,7 @@ EOF
 $PRIO "$KPINGD" --config "$TMP/kpingd.conf" --state-dir "$TMP/state" --listen /ip4/127.0.0.1/tcp/0 \
         --addrs-file "$TMP/addrs" 2>"$TMP/kpingd.log" &
 daemon=$!
-for _ in $(seq 100); do
-        [ -s "$TMP/addrs" ] && break
-        sleep 0.1
-done
-addr=$(head -n 1 "$TMP/addrs" 2>/dev/null)
+addr=$(first_addr "$TMP/addrs")
 port=$(echo "$addr" | sed -n 's|^/ip4/127.0.0.1/tcp/\([0-9]*\)/p2p/.*|\1|p')
 if [ -z "$port" ]; then
         not_ok "kpingd started" "$(cat "$TMP/kpingd.log")"
@@ -87,7 +83,6 @@ if [ -z "$port" ]; then
 fi
 ok "kpingd started"
 
-fd_count() { ls "/proc/$daemon/fd" 2>/dev/null | wc -l; }
 rss_kb() { sed -n 's/^VmRSS:[^0-9]*\([0-9]*\) kB/\1/p' "/proc/$daemon/status" 2>/dev/null; }
 # summary FILE KEY: a number from the --json summary's rtt_us object.
 rtt_stat() { sed -n "s/.*\"type\":\"summary\".*\"rtt_us\":{[^}]*\"$2\":\([0-9]*\).*/\1/p" "$1"; }

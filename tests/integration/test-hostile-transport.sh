@@ -21,30 +21,13 @@ EOF
 "$KPINGD" --config "$TMP/kpingd.conf" --state-dir "$TMP/state" --listen /ip4/127.0.0.1/tcp/0 \
         --addrs-file "$TMP/addrs" 2>"$TMP/kpingd.log" &
 daemon=$!
-for _ in $(seq 100); do
-        [ -s "$TMP/addrs" ] && break
-        sleep 0.1
-done
-addr=$(head -n 1 "$TMP/addrs" 2>/dev/null)
+addr=$(first_addr "$TMP/addrs")
 port=$(echo "$addr" | sed -n 's|^/ip4/127.0.0.1/tcp/\([0-9]*\)/p2p/.*|\1|p')
 if [ -z "$port" ]; then
         not_ok "kpingd started" "$(cat "$TMP/kpingd.log")"
         exit
 fi
 ok "kpingd started"
-
-fd_count() {
-        ls "/proc/$daemon/fd" 2>/dev/null | wc -l
-}
-
-# wait_fds N: until the daemon has at most N descriptors (at most 5 s).
-wait_fds() {
-        for _ in $(seq 50); do
-                [ "$(fd_count)" -le "$1" ] && return 0
-                sleep 0.1
-        done
-        return 1
-}
 
 ping5() {
         "$KPINGCTL" ping --libp2p -c 5 -i 0 -W 5 -q "$addr"
@@ -136,11 +119,7 @@ if [ "$status" = 0 ]; then ok "kpingd exits 0 on SIGTERM"; else not_ok "kpingd e
                 --listen /ip4/127.0.0.1/tcp/0 --addrs-file "$TMP/addrs2" 2>"$TMP/kpingd2.log"
 ) &
 daemon=$!
-for _ in $(seq 100); do
-        [ -s "$TMP/addrs2" ] && break
-        sleep 0.1
-done
-addr=$(head -n 1 "$TMP/addrs2" 2>/dev/null)
+addr=$(first_addr "$TMP/addrs2")
 port=$(echo "$addr" | sed -n 's|^/ip4/127.0.0.1/tcp/\([0-9]*\)/p2p/.*|\1|p')
 baseline=$(fd_count)
 cpu_ticks() {

@@ -31,11 +31,7 @@ EOF
 "$KPINGD" --config "$TMP/kpingd.conf" --state-dir "$TMP/state" --listen /ip4/127.0.0.1/tcp/0 \
         --addrs-file "$TMP/addrs" --log-level debug 2>"$TMP/kpingd.log" &
 daemon=$!
-for _ in $(seq 100); do
-        [ -s "$TMP/addrs" ] && break
-        sleep 0.1
-done
-addr=$(head -n 1 "$TMP/addrs" 2>/dev/null)
+addr=$(first_addr "$TMP/addrs")
 port=$(echo "$addr" | sed -n 's|^/ip4/127.0.0.1/tcp/\([0-9]*\)/p2p/.*|\1|p')
 if [ -z "$port" ]; then
         not_ok "kpingd started" "$(cat "$TMP/kpingd.log")"
@@ -47,19 +43,6 @@ if grep -qE "RLIMIT_NOFILE (raised from [0-9]+ to|is) [0-9]+" "$TMP/kpingd.log";
 else
         not_ok "RLIMIT_NOFILE logged at start" "$(head -n 5 "$TMP/kpingd.log")"
 fi
-
-fd_count() {
-        ls "/proc/$daemon/fd" 2>/dev/null | wc -l
-}
-
-# wait_fds N: until the daemon has at most N descriptors (at most 5 s).
-wait_fds() {
-        for _ in $(seq 50); do
-                [ "$(fd_count)" -le "$1" ] && return 0
-                sleep 0.1
-        done
-        return 1
-}
 
 ping3() {
         "$KPINGCTL" ping --libp2p -c 3 -i 0 -W 5 -q "$addr"

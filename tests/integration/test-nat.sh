@@ -112,11 +112,7 @@ fi
 # ip netns exec execs the program: $! is kpingd itself.
 ip netns exec "$SRV" "$KPINGD" --state-dir "$TMP/state" --listen "/ip4/$SRV_ADDR/tcp/0" \
         --addrs-file "$TMP/addrs" >"$TMP/kpingd.log" 2>&1 &
-for _ in $(seq 100); do
-        [ -s "$TMP/addrs" ] && break
-        sleep 0.1
-done
-addr=$(head -1 "$TMP/addrs" 2>/dev/null)
+addr=$(first_addr "$TMP/addrs")
 case "$addr" in
 "/ip4/$SRV_ADDR/tcp/"*/p2p/12D3KooW*) ok "kpingd ready in the server namespace ($addr)" ;;
 *) not_ok "kpingd ready in the server namespace" "addrs: '$addr'" "$(cat "$TMP/kpingd.log")" ;;

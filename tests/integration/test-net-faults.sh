@@ -83,11 +83,7 @@ start() {
         ip netns exec "$SRV" "$KPINGD" --state-dir "$TMP/state" --listen "/ip4/$SRV_ADDR/tcp/$PORT" \
                 --addrs-file "$TMP/addrs" >>"$TMP/kpingd.log" 2>&1 &
         daemon=$!
-        for _ in $(seq 100); do
-                [ -s "$TMP/addrs" ] && break
-                sleep 0.1
-        done
-        addr=$(head -n 1 "$TMP/addrs" 2>/dev/null)
+        addr=$(first_addr "$TMP/addrs")
         [ -n "$addr" ]
 }
 
