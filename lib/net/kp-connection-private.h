@@ -11,6 +11,12 @@
  * reads, so an idle connection holds little memory. */
 #define KP_CONNECTION_KEEP_BUFFER 4096
 
+/* Output produced while handling input is written once this much is
+ * pending, not only at the end of the read (see kp_connection_flush). */
+#ifndef KP_CONNECTION_EARLY_FLUSH_BYTES
+#define KP_CONNECTION_EARLY_FLUSH_BYTES 4096
+#endif
+
 typedef enum {
         KP_CONNECTION_STAGE_SECURITY, /* multistream-select for /noise */
         KP_CONNECTION_STAGE_NOISE,    /* Noise XX handshake */
