@@ -17,7 +17,7 @@ struct _KpActorServer {
         KpHost *host;
         GHashTable *handlers;        /* "actor\nmessage" -> KpActorHandler */
         GHashTable *actors;          /* guint64* seq -> char* actor_remote_id */
-        GHashTable *per_peer;        /* KpPeerId* (owned) -> GUINT count of open requests */
+        GHashTable *per_peer;        /* &KpActorPeerCount.peer -> KpActorPeerCount* (owned) */
         KpDeadlines *read_deadlines; /* of KpActorRequest*, until their FIN */
         KpActorLimits limits;
         KpLogLimiter refusals; /* MaxRequestsPerPeer lines */
@@ -26,11 +26,17 @@ struct _KpActorServer {
         guint64 n_failed;
 };
 
+/* Open requests of one remote peer, across its connections. */
+typedef struct {
+        KpPeerId peer;
+        guint n_open;
+} KpActorPeerCount;
+
 struct _KpActorRequest {
         gint ref_count;
-        KpActorServer *server; /* NULL once the server is gone */
-        KpStream *stream;      /* NULL once the stream is finished */
-        gboolean counted;      /* in per_peer */
+        KpActorServer *server;     /* NULL once the server is gone */
+        KpStream *stream;          /* NULL once the stream is finished */
+        KpActorPeerCount *counted; /* in per_peer, until released */
         KpPeerId peer;
         GByteArray *body;
         KpDeadline read_deadline;
@@ -75,21 +81,11 @@ request_unref(KpActorRequest *r)
 static void
 per_peer_release(KpActorRequest *r)
 {
-        gpointer key = NULL;
-        gpointer value = NULL;
-        guint n;
-
-        if (r->server == NULL || !r->counted)
+        if (r->server == NULL || r->counted == NULL)
                 return;
-        r->counted = FALSE;
-        if (!g_hash_table_lookup_extended(r->server->per_peer, &r->peer, &key, &value))
-                return;
-        n = GPOINTER_TO_UINT(value);
-        if (n <= 1)
+        if (--r->counted->n_open == 0)
                 g_hash_table_remove(r->server->per_peer, &r->peer);
-        else
-                g_hash_table_insert(r->server->per_peer, g_memdup2(&r->peer, sizeof r->peer),
-                                    GUINT_TO_POINTER(n - 1));
+        r->counted = NULL;
 }
 
 void
@@ -283,8 +279,7 @@ on_request_eof(KpStream *stream, gpointer user_data)
                 return;
         }
         req = kp_kameo_request_decode(r->body->data, r->body->len, &error);
-        g_clear_pointer(&r->body, g_byte_array_unref);
-        r->body = g_byte_array_new();
+        g_byte_array_set_size(r->body, 0);
         if (req == NULL) {
                 /* kameo sends nothing back for a request it cannot decode: the
                  * requester sees a clean end of stream. */
@@ -332,7 +327,8 @@ on_messaging_stream(KpStream *stream, gpointer user_data)
         KpActorServer *s = user_data;
         KpConnection *conn = kp_stream_get_connection(stream);
         const KpPeerId *peer = kp_connection_get_remote_peer_id(conn);
-        guint n = GPOINTER_TO_UINT(g_hash_table_lookup(s->per_peer, peer));
+        KpActorPeerCount *count = g_hash_table_lookup(s->per_peer, peer);
+        guint n = count != NULL ? count->n_open : 0;
         KpActorRequest *r;
 
         if (n >= s->limits.max_requests_per_peer) {
@@ -347,11 +343,16 @@ on_messaging_stream(KpStream *stream, gpointer user_data)
                 kp_stream_reset(stream);
                 return;
         }
-        g_hash_table_insert(s->per_peer, g_memdup2(peer, sizeof *peer), GUINT_TO_POINTER(n + 1));
+        if (count == NULL) {
+                count = g_new0(KpActorPeerCount, 1);
+                count->peer = *peer;
+                g_hash_table_insert(s->per_peer, &count->peer, count);
+        }
+        count->n_open++;
         r = g_new0(KpActorRequest, 1);
         r->ref_count = 1; /* the stream's */
         r->server = s;
-        r->counted = TRUE;
+        r->counted = count;
         r->stream = kp_stream_ref(stream);
         r->peer = *peer;
         r->body = g_byte_array_new();
@@ -367,7 +368,7 @@ kp_actor_server_new(KpHost *host)
         s->host = host;
         s->handlers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         s->actors = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
-        s->per_peer = g_hash_table_new_full(kp_peer_id_hash, kp_peer_id_equal_func, g_free, NULL);
+        s->per_peer = g_hash_table_new_full(kp_peer_id_hash, kp_peer_id_equal_func, NULL, g_free);
         s->read_deadlines = kp_deadlines_new(on_request_read_timeout, s);
         kp_actor_limits_init(&s->limits);
         kp_log_limiter_init(&s->refusals, G_LOG_DOMAIN, "kameo requests", "MaxRequestsPerPeer",

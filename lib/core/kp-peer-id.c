@@ -233,11 +233,21 @@ guint
 kp_peer_id_hash(gconstpointer p)
 {
         const KpPeerId *id = p;
-        guint h = 5381;
+        guint64 h = id->len;
+        guint i = 0;
 
-        for (guint i = 0; i < id->len; i++)
-                h = h * 33 + id->bytes[i];
-        return h;
+        /* Eight bytes per step: hash tables keyed by peer id are looked up
+         * for every actor request. */
+        for (;;) {
+                guint64 word = 0;
+
+                if (i >= id->len)
+                        break;
+                memcpy(&word, id->bytes + i, MIN(8u, (guint)id->len - i));
+                h = (h ^ word) * G_GUINT64_CONSTANT(0x9e3779b97f4a7c15);
+                i += 8;
+        }
+        return (guint)(h ^ (h >> 32));
 }
 
 gboolean
