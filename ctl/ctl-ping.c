@@ -99,6 +99,9 @@ typedef struct _KpPingSession {
         guint64 lost_disconnected;
         gboolean done;
         GError *fatal;
+        /* --json pong lines, built once (with and without "total") and
+         * updated in place: a pipelined session prints one per pong. */
+        json_object *pong_json[2];
 } KpPingSession;
 
 static void
@@ -245,13 +248,24 @@ static void
 report_pong(KpPingSession *s, guint64 seq, gint64 rtt_us, gboolean has_total, guint64 total)
 {
         if (s->o->json) {
-                json_object *obj = json_object_new_object();
-                json_object_object_add(obj, "type", json_object_new_string("pong"));
-                json_object_object_add(obj, "seq", json_object_new_uint64(seq));
-                if (has_total)
-                        json_object_object_add(obj, "total", json_object_new_uint64(total));
-                json_object_object_add(obj, "rtt_us", json_object_new_int64(rtt_us));
-                print_json(obj);
+                json_object **obj = &s->pong_json[has_total ? 1 : 0];
+                json_object *field;
+
+                if (*obj == NULL) {
+                        *obj = json_object_new_object();
+                        json_object_object_add(*obj, "type", json_object_new_string("pong"));
+                        json_object_object_add(*obj, "seq", json_object_new_uint64(0));
+                        if (has_total)
+                                json_object_object_add(*obj, "total", json_object_new_uint64(0));
+                        json_object_object_add(*obj, "rtt_us", json_object_new_int64(0));
+                }
+                if (json_object_object_get_ex(*obj, "seq", &field))
+                        json_object_set_uint64(field, seq);
+                if (has_total && json_object_object_get_ex(*obj, "total", &field))
+                        json_object_set_uint64(field, total);
+                if (json_object_object_get_ex(*obj, "rtt_us", &field))
+                        json_object_set_int64(field, rtt_us);
+                printf("%s\n", json_object_to_json_string_ext(*obj, JSON_C_TO_STRING_PLAIN));
                 return;
         }
         if (s->o->quiet)
@@ -911,8 +925,7 @@ on_establish_dialled(GObject *source, GAsyncResult *result, gpointer user_data)
 {
         KpPingSession *s = user_data;
         KpDhtConfig config = { .client_mode = TRUE };
-        g_autoptr(GPtrArray) addrs
-            = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
+        g_autoptr(KpKadPeer) dialled = NULL;
         GError *error = NULL;
         KpConnection *conn = kp_host_dial_finish(s->node.host, result, &error);
         KpPeerId target;
@@ -934,9 +947,11 @@ on_establish_dialled(GObject *source, GAsyncResult *result, gpointer user_data)
         kp_multiaddr_get_peer_id(s->o->target, &target, NULL);
         g_clear_pointer(&s->dht, kp_dht_free);
         s->dht = kp_dht_new(s->node.host, &config);
-        g_ptr_array_add(addrs, kp_multiaddr_without_p2p(s->o->target));
-        kp_dht_add_peer(s->dht, &target, addrs);
-        kp_actor_lookup_async(s->dht, s->o->actor, KP_KAMEO_PING_ACTOR_REMOTE_ID,
+        dialled = kp_kad_peer_new(&target);
+        g_ptr_array_add(dialled->addrs, kp_multiaddr_without_p2p(s->o->target));
+        kp_dht_add_peer(s->dht, &target, dialled->addrs);
+        /* Most sessions ping the actor of the peer they dial. */
+        kp_actor_lookup_async(s->dht, s->o->actor, KP_KAMEO_PING_ACTOR_REMOTE_ID, dialled,
                               MIN((guint)(s->o->timeout * 1000), KP_ACTOR_LOOKUP_TIMEOUT_MS),
                               s->cancel, on_establish_resolved, s);
 }
@@ -1053,6 +1068,8 @@ out:
         g_clear_handle_id(&s->reconnect_id, g_source_remove);
         g_clear_pointer(&s->resend, g_array_unref);
         g_clear_pointer(&s->libp2p, kp_ping_client_free);
+        g_clear_pointer(&s->pong_json[0], json_object_put);
+        g_clear_pointer(&s->pong_json[1], json_object_put);
         g_hash_table_remove_all(s->in_flight);
         /* Asks still out complete (with errors) once their connections
          * close, and a cancelled dial or lookup ends; let them, so nothing

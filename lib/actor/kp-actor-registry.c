@@ -113,13 +113,14 @@ typedef struct {
         gint64 deadline_us;
         guint retry_ms;
         guint retry_id;
-        guint pending;     /* queries of this attempt still running */
-        GHashTable *asked; /* provider peer ids asked for their registration */
-        char *other_type;  /* a registration of another type that was seen */
-        gboolean collect;  /* answer a GPtrArray of locations, not one */
-        gboolean all;      /* collect every provider's, not the first */
-        GPtrArray *found;  /* KpActorLocation*, when collecting */
-        KpDhtStats stats;  /* of the last GET_PROVIDERS */
+        guint pending;              /* queries of this attempt still running */
+        GHashTable *asked;          /* provider peer ids asked for their registration */
+        char *other_type;           /* a registration of another type that was seen */
+        gboolean collect;           /* answer a GPtrArray of locations, not one */
+        gboolean all;               /* collect every provider's, not the first */
+        GPtrArray *found;           /* KpActorLocation*, when collecting */
+        KpDhtStats stats;           /* of the last GET_PROVIDERS */
+        KpKadPeer *likely_provider; /* asked at the start of each attempt */
 } KpLookup;
 
 typedef struct {
@@ -146,6 +147,7 @@ lookup_unref(KpLookup *l)
         g_free(l->expected);
         g_free(l->other_type);
         g_clear_pointer(&l->found, g_ptr_array_unref);
+        g_clear_pointer(&l->likely_provider, kp_kad_peer_free);
         g_free(l);
 }
 
@@ -312,12 +314,16 @@ start_attempt(KpLookup *l)
         l->pending++;
         kp_dht_get_providers_async(l->dht, key, on_provider, l, (guint)left_ms, l->cancellable,
                                    on_providers_done, lookup_ref(l));
+        /* Its answer to GET_PROVIDERS is then not asked again (@asked). */
+        if (l->likely_provider != NULL)
+                on_provider(l->dht, l->likely_provider, l);
 }
 
 static void
-lookup_start(KpDht *dht, const char *name, const char *expected_remote_id, gboolean collect,
-             gboolean all, guint timeout_ms, GCancellable *cancellable,
-             GAsyncReadyCallback callback, gpointer user_data, gpointer source_tag)
+lookup_start(KpDht *dht, const char *name, const char *expected_remote_id,
+             const KpKadPeer *likely_provider, gboolean collect, gboolean all, guint timeout_ms,
+             GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data,
+             gpointer source_tag)
 {
         KpLookup *l = g_new0(KpLookup, 1);
 
@@ -337,17 +343,19 @@ lookup_start(KpDht *dht, const char *name, const char *expected_remote_id, gbool
               + (gint64)(timeout_ms > 0 ? timeout_ms : KP_ACTOR_LOOKUP_TIMEOUT_MS) * 1000;
         l->retry_ms = KP_ACTOR_LOOKUP_RETRY_MS;
         l->asked = g_hash_table_new_full(kp_peer_id_hash, kp_peer_id_equal_func, g_free, NULL);
+        if (likely_provider != NULL)
+                l->likely_provider = kp_kad_peer_copy(likely_provider);
         start_attempt(l);
         lookup_unref(l);
 }
 
 void
 kp_actor_lookup_async(KpDht *dht, const char *name, const char *expected_remote_id,
-                      guint timeout_ms, GCancellable *cancellable, GAsyncReadyCallback callback,
-                      gpointer user_data)
+                      const KpKadPeer *likely_provider, guint timeout_ms, GCancellable *cancellable,
+                      GAsyncReadyCallback callback, gpointer user_data)
 {
-        lookup_start(dht, name, expected_remote_id, FALSE, FALSE, timeout_ms, cancellable, callback,
-                     user_data, kp_actor_lookup_async);
+        lookup_start(dht, name, expected_remote_id, likely_provider, FALSE, FALSE, timeout_ms,
+                     cancellable, callback, user_data, kp_actor_lookup_async);
 }
 
 void
@@ -355,7 +363,7 @@ kp_actor_find_registrations_async(KpDht *dht, const char *name, gboolean all, gu
                                   GCancellable *cancellable, GAsyncReadyCallback callback,
                                   gpointer user_data)
 {
-        lookup_start(dht, name, NULL, TRUE, all, timeout_ms, cancellable, callback, user_data,
+        lookup_start(dht, name, NULL, NULL, TRUE, all, timeout_ms, cancellable, callback, user_data,
                      kp_actor_find_registrations_async);
 }
 

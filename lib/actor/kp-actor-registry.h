@@ -38,10 +38,14 @@ gboolean kp_actor_register_finish(KpDht *dht, GAsyncResult *result, GError **err
 /* Finds the first registration of @name whose remote id is
  * @expected_remote_id. Errors: KP_ERROR_NOT_FOUND ("actor 'x' not found"),
  * KP_ERROR_UNSUPPORTED when only other actor types are registered under the
- * name ("... BadActorType"). @timeout_ms 0: KP_ACTOR_LOOKUP_TIMEOUT_MS. */
+ * name ("... BadActorType"). @timeout_ms 0: KP_ACTOR_LOOKUP_TIMEOUT_MS.
+ * @likely_provider (may be NULL): a peer that probably hosts the actor, such
+ * as the one the caller dialled; its registration is asked for at once,
+ * alongside GET_PROVIDERS, which saves a round trip when it does. */
 void kp_actor_lookup_async(KpDht *dht, const char *name, const char *expected_remote_id,
-                           guint timeout_ms, GCancellable *cancellable,
-                           GAsyncReadyCallback callback, gpointer user_data);
+                           const KpKadPeer *likely_provider, guint timeout_ms,
+                           GCancellable *cancellable, GAsyncReadyCallback callback,
+                           gpointer user_data);
 KpActorLocation *kp_actor_lookup_finish(KpDht *dht, GAsyncResult *result, GError **error);
 
 /* Every registration under @name (or, without @all, the first), of any actor
