@@ -247,6 +247,9 @@ report_sent(KpPingSession *s, guint64 seq)
 static void
 report_pong(KpPingSession *s, guint64 seq, gint64 rtt_us, gboolean has_total, guint64 total)
 {
+        /* -q is ping(8)'s: only the summary, in JSON too */
+        if (s->o->quiet)
+                return;
         if (s->o->json) {
                 json_object **obj = &s->pong_json[has_total ? 1 : 0];
                 json_object *field;
@@ -268,8 +271,6 @@ report_pong(KpPingSession *s, guint64 seq, gint64 rtt_us, gboolean has_total, gu
                 printf("%s\n", json_object_to_json_string_ext(*obj, JSON_C_TO_STRING_PLAIN));
                 return;
         }
-        if (s->o->quiet)
-                return;
         if (has_total)
                 printf("Received PONG #%" G_GUINT64_FORMAT " (total: %" G_GUINT64_FORMAT
                        ") time=%.3f ms\n",
@@ -281,6 +282,8 @@ report_pong(KpPingSession *s, guint64 seq, gint64 rtt_us, gboolean has_total, gu
 static void
 report_timeout(KpPingSession *s, guint64 seq, const char *reason)
 {
+        if (s->o->quiet)
+                return;
         if (s->o->json) {
                 json_object *obj = json_object_new_object();
                 json_object_object_add(obj, "type", json_object_new_string("timeout"));
@@ -290,8 +293,6 @@ report_timeout(KpPingSession *s, guint64 seq, const char *reason)
                 print_json(obj);
                 return;
         }
-        if (s->o->quiet)
-                return;
         if (reason != NULL)
                 printf("Lost PING #%" G_GUINT64_FORMAT ": %s\n", seq, reason);
         else

@@ -89,6 +89,15 @@ else
         not_ok "totals continue after the restart (101..105)" "$(cat "$TMP/p2")"
 fi
 
+# -q with --json: the summary object alone (ping(8)'s -q)
+ping -c 5 -i 0 -q --json "$old" >"$TMP/pq" 2>&1
+if [ "$(wc -l <"$TMP/pq")" = 1 ] \
+        && grep -q '^{"type":"summary","transmitted":5,"received":5,.*"total":110}$' "$TMP/pq"; then
+        ok "-q --json prints only the summary (total 110)"
+else
+        not_ok "-q --json prints only the summary (total 110)" "$(cat "$TMP/pq")"
+fi
+
 # ---- unknown actor -----------------------------------------------------------
 expect_exit "unknown actor exits 2" 2 "actor 'x' not found" "$KPINGCTL" ping -c 1 --actor x "${ADDR[a]}"
 
