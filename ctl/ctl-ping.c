@@ -590,21 +590,20 @@ typedef struct {
 } KpPingAsk;
 
 static void
-on_ask_done(GObject *source, GAsyncResult *result, gpointer user_data)
+on_ask_reply(KpKameoResponse *response, const GError *ask_error, gpointer user_data)
 {
         KpPingAsk *a = user_data;
         KpPingSession *s = a->session;
         guint64 seq = a->seq;
         KpPingRecord *r = g_hash_table_lookup(s->in_flight, &seq);
-        g_autoptr(KpKameoResponse) resp = NULL;
-        g_autoptr(GError) error = NULL;
+        g_autoptr(KpKameoResponse) resp = response;
+        g_autoptr(GError) error = ask_error != NULL ? g_error_copy(ask_error) : NULL;
         guint64 pong_seq = 0, total = 0;
         gsize len = 0;
         const guint8 *reply;
 
         g_free(a);
         s->asks_pending--;
-        resp = kp_actor_send_finish(result, &error);
         if (r == NULL || s->done)
                 return;
         if (resp != NULL && !resp->ok) {
@@ -653,8 +652,7 @@ send_ask(KpPingSession *s, KpPingRecord *r)
         a->seq = r->seq;
         s->asks_pending++;
         r->sent_us = g_get_monotonic_time();
-        kp_actor_send_async(s->actor_conn, &req, (guint)(s->o->timeout * 1000) + 1000, NULL,
-                            on_ask_done, a);
+        kp_actor_ask(s->actor_conn, &req, (guint)(s->o->timeout * 1000) + 1000, on_ask_reply, a);
 }
 
 static void

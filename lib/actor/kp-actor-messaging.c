@@ -435,12 +435,23 @@ kp_actor_server_get_n_failed(KpActorServer *s)
 /* ---- the requester ------------------------------------------------------ */
 
 typedef struct {
-        GTask *task; /* NULL once the result is returned */
+        KpActorReplyFunc func; /* NULL once called */
+        gpointer user_data;
         KpStream *stream;
         GByteArray *body;
         KpDeadline deadline;
         gboolean eof;
+        gboolean starting; /* inside kp_actor_ask(): a reply waits for an idle */
 } KpActorSend;
+
+/* A reply that came before kp_actor_ask() returned: callers never see
+ * their callback run inside the call that started the ask. */
+typedef struct {
+        KpActorReplyFunc func;
+        gpointer user_data;
+        KpKameoResponse *response;
+        GError *error;
+} KpActorLateReply;
 
 static void on_send_timeout(gpointer data, gpointer user_data);
 
@@ -456,22 +467,49 @@ send_deadlines(void)
         return deadlines;
 }
 
+static gboolean
+deliver_late_reply(gpointer data)
+{
+        KpActorLateReply *late = data;
+
+        late->func(late->response, late->error, late->user_data);
+        g_clear_error(&late->error);
+        g_free(late);
+        return G_SOURCE_REMOVE;
+}
+
+static void
+reply_later(KpActorReplyFunc func, gpointer user_data, KpKameoResponse *resp, GError *error)
+{
+        KpActorLateReply *late = g_new0(KpActorLateReply, 1);
+
+        late->func = func;
+        late->user_data = user_data;
+        late->response = resp;
+        late->error = error;
+        g_idle_add(deliver_late_reply, late);
+}
+
+/* Calls the requester once; takes @resp and @error. @s may be freed by the
+ * callback (it can close the connection): not touched after it. */
 static void
 send_complete(KpActorSend *s, KpKameoResponse *resp, GError *error)
 {
-        GTask *task = g_steal_pointer(&s->task);
+        KpActorReplyFunc func = s->func;
 
-        if (task == NULL) {
+        if (func == NULL) {
                 g_clear_error(&error);
                 g_clear_pointer(&resp, kp_kameo_response_free);
                 return;
         }
+        s->func = NULL;
         kp_deadline_cancel(&s->deadline);
-        if (error != NULL)
-                g_task_return_error(task, error);
-        else
-                g_task_return_pointer(task, resp, (GDestroyNotify)kp_kameo_response_free);
-        g_object_unref(task);
+        if (s->starting) {
+                reply_later(func, s->user_data, resp, error);
+                return;
+        }
+        func(resp, error, s->user_data);
+        g_clear_error(&error);
 }
 
 static void
@@ -515,10 +553,13 @@ on_response_closed(KpStream *stream, const GError *error, gpointer user_data)
 {
         KpActorSend *s = user_data;
 
-        send_complete(s, NULL,
-                      error != NULL ? g_error_copy(error)
-                                    : g_error_new(KP_ERROR, KP_ERROR_CLOSED,
-                                                  "request stream closed without an answer"));
+        /* Answered asks (nearly all) close here too: no error to make. */
+        if (s->func != NULL)
+                send_complete(s, NULL,
+                              error != NULL
+                                  ? g_error_copy(error)
+                                  : g_error_new(KP_ERROR, KP_ERROR_CLOSED,
+                                                "request stream closed without an answer"));
         kp_deadline_cancel(&s->deadline);
         g_clear_pointer(&s->stream, kp_stream_unref);
         g_clear_pointer(&s->body, g_byte_array_unref);
@@ -529,15 +570,16 @@ static void
 on_send_timeout(gpointer data, gpointer user_data)
 {
         KpActorSend *s = data;
+        g_autoptr(KpStream) stream = s->stream != NULL ? kp_stream_ref(s->stream) : NULL;
 
         send_complete(s, NULL, g_error_new(KP_ERROR, KP_ERROR_TIMEOUT, "no answer in time"));
-        if (s->stream != NULL)
-                kp_stream_reset(s->stream);
+        if (stream != NULL)
+                kp_stream_reset(stream);
 }
 
 void
-kp_actor_send_async(KpConnection *conn, const KpKameoRequest *request, guint timeout_ms,
-                    GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+kp_actor_ask(KpConnection *conn, const KpKameoRequest *request, guint timeout_ms,
+             KpActorReplyFunc func, gpointer user_data)
 {
         static const char *const protocols[] = { KP_KAMEO_PROTOCOL_MESSAGING, NULL };
         static const KpStreamCallbacks callbacks = {
@@ -545,21 +587,22 @@ kp_actor_send_async(KpConnection *conn, const KpKameoRequest *request, guint tim
                 .eof = on_response_eof,
                 .closed = on_response_closed,
         };
-        g_autoptr(GTask) task = g_task_new(NULL, cancellable, callback, user_data);
         g_autoptr(GBytes) wire = NULL;
         g_autoptr(GError) error = NULL;
+        g_autoptr(KpStream) stream = NULL;
         KpActorSend *s;
-        KpStream *stream;
         gsize len;
         const guint8 *data;
 
-        g_task_set_source_tag(task, kp_actor_send_async);
+        g_return_if_fail(func != NULL);
         wire = kp_kameo_request_encode(request, &error);
         if (wire == NULL) {
-                g_task_return_error(task, g_steal_pointer(&error));
+                reply_later(func, user_data, NULL, g_steal_pointer(&error));
                 return;
         }
         s = g_new0(KpActorSend, 1);
+        s->func = func;
+        s->user_data = user_data;
         s->body = g_byte_array_new();
         /* The stream's SYN, the proposal, the request and the FIN: one frame. */
         kp_connection_hold_output(conn);
@@ -568,22 +611,23 @@ kp_actor_send_async(KpConnection *conn, const KpKameoRequest *request, guint tim
                 kp_connection_release_output(conn);
                 g_byte_array_unref(s->body);
                 g_free(s);
-                g_task_return_error(task, g_steal_pointer(&error));
+                reply_later(func, user_data, NULL, g_steal_pointer(&error));
                 return;
         }
-        s->task = g_steal_pointer(&task);
+        /* kp_connection_open_stream()'s reference belongs to the connection;
+         * ours keeps @stream while a failed write may finish it (and free
+         * @s) below. */
+        kp_stream_ref(stream);
         s->stream = kp_stream_ref(stream);
+        s->starting = TRUE;
         kp_deadlines_add(send_deadlines(), &s->deadline,
                          timeout_ms > 0 ? timeout_ms : KP_ACTOR_DEFAULT_ASK_TIMEOUT_MS, s);
         data = g_bytes_get_data(wire, &len);
         kp_stream_write(stream, data, len);
-        kp_stream_close_write(stream);
+        /* A stream finished by a failed write has freed @s. */
+        if (kp_stream_get_connection(stream) != NULL)
+                kp_stream_close_write(stream);
         kp_connection_release_output(conn);
-}
-
-KpKameoResponse *
-kp_actor_send_finish(GAsyncResult *result, GError **error)
-{
-        g_return_val_if_fail(g_task_is_valid(result, NULL), NULL);
-        return g_task_propagate_pointer(G_TASK(result), error);
+        if (kp_stream_get_connection(stream) != NULL)
+                s->starting = FALSE;
 }

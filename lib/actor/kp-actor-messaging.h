@@ -70,12 +70,16 @@ void kp_actor_request_fail(KpActorRequest *request, KpKameoSendError error, cons
 const KpPeerId *kp_actor_request_get_peer(KpActorRequest *request);
 KpKameoRequestKind kp_actor_request_get_kind(KpActorRequest *request);
 
-/* Sends @request on a new stream of @conn; the result is the peer's
- * SwarmResponse (which may carry a RemoteSendError). A cancelled @cancellable
- * is seen when the result comes (the timeout bounds the wait). */
-void kp_actor_send_async(KpConnection *conn, const KpKameoRequest *request, guint timeout_ms,
-                         GCancellable *cancellable, GAsyncReadyCallback callback,
-                         gpointer user_data);
-KpKameoResponse *kp_actor_send_finish(GAsyncResult *result, GError **error);
+/* Called once per ask: @response (owned by the callee) is the peer's
+ * SwarmResponse, which may carry a RemoteSendError; or NULL with @error. */
+typedef void (*KpActorReplyFunc)(KpKameoResponse *response, const GError *error,
+                                 gpointer user_data);
+
+/* Sends @request on a new stream of @conn; @func is called once, never from
+ * inside this call; the timeout bounds the wait. A plain callback, not a
+ * GTask: kpingctl asks many times a second, and a GTask is a GObject made
+ * and finalised per ask (a tenth of a pipelined ask's instructions). */
+void kp_actor_ask(KpConnection *conn, const KpKameoRequest *request, guint timeout_ms,
+                  KpActorReplyFunc func, gpointer user_data);
 
 G_END_DECLS
