@@ -47,6 +47,9 @@ typedef struct {
 struct _KpYamuxSession {
         KpYamuxRole role;
         GHashTable *streams; /* id -> KpYamuxStream */
+        /* The stream last looked up: one ask or ping calls into the same
+         * stream several times in a row. NULL when it was removed. */
+        KpYamuxStream *looked_up;
         guint64 next_id;
         guint32 highest_inbound;
         guint n_backlog;
@@ -247,7 +250,14 @@ is_stream_event(KpYamuxEventKind kind)
 static KpYamuxStream *
 stream_lookup(KpYamuxSession *self, guint32 id)
 {
-        return g_hash_table_lookup(self->streams, GUINT_TO_POINTER(id));
+        KpYamuxStream *st;
+
+        if (self->looked_up != NULL && self->looked_up->id == id)
+                return self->looked_up;
+        st = g_hash_table_lookup(self->streams, GUINT_TO_POINTER(id));
+        if (st != NULL)
+                self->looked_up = st;
+        return st;
 }
 
 static KpYamuxStream *
@@ -297,6 +307,8 @@ stream_remove(KpYamuxSession *self, KpYamuxStream *st)
 {
         stream_drop_ack_pending(self, st);
         stream_drop_buffer(self, st);
+        if (self->looked_up == st)
+                self->looked_up = NULL;
         g_hash_table_remove(self->streams, GUINT_TO_POINTER(st->id));
 }
 
