@@ -133,6 +133,7 @@ kp_actor_server_set_limits(KpActorServer *s, const KpActorLimits *limits)
 static void
 send_response(KpActorRequest *r, KpKameoResponse *resp)
 {
+        KpConnection *conn;
         g_autoptr(GBytes) wire = NULL;
         g_autoptr(GError) error = NULL;
         gsize len;
@@ -158,8 +159,16 @@ send_response(KpActorRequest *r, KpKameoResponse *resp)
                 return;
         }
         data = g_bytes_get_data(wire, &len);
+        conn = kp_stream_get_connection(r->stream);
+        if (conn == NULL)
+                return;
+        /* The reply and its FIN: one frame, one write. */
+        kp_connection_ref(conn);
+        kp_connection_hold_output(conn);
         kp_stream_write(r->stream, data, len);
         kp_stream_close_write(r->stream);
+        kp_connection_release_output(conn);
+        kp_connection_unref(conn);
 }
 
 void
