@@ -171,7 +171,7 @@ enc_array(Writer *w, gsize n)
         w->len += cbor_encode_array_start(n, w_room(w, HEAD_MAX), HEAD_MAX);
 }
 
-static void
+static inline void
 enc_tstr_len(Writer *w, const char *s, gsize len)
 {
         guint8 *p = w_room(w, HEAD_MAX + len);
@@ -221,9 +221,11 @@ enc_u8_seq(Writer *w, const guint8 *data, gsize len)
         enc_array(w, len);
         p = w_room(w, u8_seq_body_len(data, len));
         for (gsize i = 0; i < len; i++) {
-                if (data[i] >= 24)
+                guint8 b = data[i];
+
+                if (b >= 24)
                         *p++ = 0x18;
-                *p++ = data[i];
+                *p++ = b;
         }
         w->len = (gsize)(p - w->data);
 }
@@ -747,7 +749,9 @@ static GBytes *
 read_u8_seq(Reader *r, const char *what, GError **error)
 {
         g_autofree guint8 *out = NULL;
-        gsize n = 0;
+        const guint8 *in = r->data;
+        gsize n = 0, pos, len = r->len;
+        guint64 count;
         Tok tok, el;
         gboolean indef;
 
@@ -758,27 +762,36 @@ read_u8_seq(Reader *r, const char *what, GError **error)
                 return NULL;
         }
         indef = tok.type == TOK_ARRAY_INDEF;
+        count = indef ? G_MAXUINT64 : tok.u;
         /* Each element takes at least one byte of input: what is left of it
          * bounds the count, so @out never needs to grow. */
-        out = g_malloc(MAX(MIN(indef ? G_MAXUINT64 : tok.u, r->len - r->pos), 1));
-        for (guint64 i = 0; indef || i < tok.u; i++) {
-                if (indef && rd_peek_break(r)) {
-                        r->pos++;
-                        break;
-                }
+        out = g_malloc(MAX(MIN(count, len - r->pos), 1));
+        /* The position is kept in a local: stores through @out could alias
+         * the Reader's fields and would reload them for every byte. */
+        pos = r->pos;
+        for (guint64 i = 0; indef || i < count; i++) {
+                guint8 b = pos < len ? in[pos] : 0xff;
+
                 /* The shortest forms, as every encoder writes them, without
                  * a trip through libcbor; anything else goes the long way. */
-                if (r->pos < r->len && r->data[r->pos] < 24) {
-                        out[n++] = r->data[r->pos++];
+                if (b < 24) {
+                        out[n++] = b;
+                        pos++;
                         continue;
                 }
-                if (r->len - r->pos >= 2 && r->data[r->pos] == 0x18) {
-                        out[n++] = r->data[r->pos + 1];
-                        r->pos += 2;
+                if (b == 0x18 && len - pos >= 2) {
+                        out[n++] = in[pos + 1];
+                        pos += 2;
                         continue;
                 }
+                if (indef && b == 0xff && pos < len) {
+                        pos++;
+                        break;
+                }
+                r->pos = pos;
                 if (!rd_next(r, &el, what, error))
                         return NULL;
+                pos = r->pos;
                 if (el.type != TOK_UINT) {
                         g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
                                     "kameo: %s element %" G_GUINT64_FORMAT
@@ -795,6 +808,7 @@ read_u8_seq(Reader *r, const char *what, GError **error)
                 }
                 out[n++] = (guint8)el.u;
         }
+        r->pos = pos;
         return g_bytes_new_take(g_steal_pointer(&out), n);
 }
 
@@ -863,7 +877,8 @@ read_name_rest(Reader *r, const Tok *tok, const char *what, const Name *names, g
 
         if (tok->type == TOK_TSTR) {
                 for (guint i = 0; i < n_names; i++) {
-                        if (names[i].len == tok->len
+                        /* length and first byte rule out most names cheaply */
+                        if (names[i].len == tok->len && names[i].str[0] == (char)tok->ptr[0]
                             && memcmp(names[i].str, tok->ptr, tok->len) == 0) {
                                 *ret_index = (gint)i;
                                 return TRUE;
