@@ -9,6 +9,9 @@
 
 #define NANOS_PER_SEC 1000000000u
 
+/* The actor id's sequence number is a u64, copied as one. */
+G_STATIC_ASSERT(KP_KAMEO_ACTOR_SEQ_LEN == sizeof(guint64));
+
 /* A name and its length: names are matched where they lie in the input. */
 typedef struct {
         const char *str;
@@ -153,19 +156,19 @@ w_room(Writer *w, gsize n)
         return w->data + w->len;
 }
 
-static void
+static inline void
 enc_uint(Writer *w, guint64 v)
 {
         w->len += cbor_encode_uint(v, w_room(w, HEAD_MAX), HEAD_MAX);
 }
 
-static void
+static inline void
 enc_map(Writer *w, gsize n)
 {
         w->len += cbor_encode_map_start(n, w_room(w, HEAD_MAX), HEAD_MAX);
 }
 
-static void
+static inline void
 enc_array(Writer *w, gsize n)
 {
         w->len += cbor_encode_array_start(n, w_room(w, HEAD_MAX), HEAD_MAX);
@@ -199,27 +202,17 @@ enc_simple(Writer *w, guint8 byte)
         w->len++;
 }
 
-/* Bytes of serde's Vec<u8> after its array head: 0..23 take one byte,
- * 24..255 two (0x18, then the value), as cbor_encode_uint writes them. */
-static gsize
-u8_seq_body_len(const guint8 *data, gsize len)
-{
-        gsize n = len;
-
-        for (gsize i = 0; i < len; i++)
-                n += data[i] >= 24;
-        return n;
-}
-
-/* serde's Vec<u8>: an array of unsigned integers, written in place (one
- * libcbor call per byte made this the costliest part of every message). */
+/* serde's Vec<u8>: an array of unsigned integers, written in place as
+ * cbor_encode_uint would (0..23 in one byte, 24..255 as 0x18 and the
+ * value): one libcbor call per byte made this the costliest part of every
+ * message. Two bytes each is room enough, without counting first. */
 static void
 enc_u8_seq(Writer *w, const guint8 *data, gsize len)
 {
         guint8 *p;
 
         enc_array(w, len);
-        p = w_room(w, u8_seq_body_len(data, len));
+        p = w_room(w, 2 * len);
         for (gsize i = 0; i < len; i++) {
                 guint8 b = data[i];
 
@@ -284,14 +277,14 @@ kp_kameo_request_encode(const KpKameoRequest *req, GError **error)
         gsize peer_len = req->actor_is_local ? 0 : req->actor_peer.len;
         gsize payload_len;
         const guint8 *payload = bytes_data(req->payload, &payload_len);
+        guint64 seq_le;
         Writer w;
         guint8 *p;
 
         g_return_val_if_fail(
             req->kind == KP_KAMEO_REQUEST_ASK || req->kind == KP_KAMEO_REQUEST_TELL, NULL);
 
-        w_init(&w, REQUEST_FRAME_MAX + peer_len + actor_len + message_len
-                       + u8_seq_body_len(payload, payload_len));
+        w_init(&w, REQUEST_FRAME_MAX + peer_len + actor_len + message_len + 2 * payload_len);
         enc_map(&w, 1);
         if (ask)
                 enc_name(&w, "Ask");
@@ -302,10 +295,10 @@ kp_kameo_request_encode(const KpKameoRequest *req, GError **error)
         w.len += cbor_encode_bytestring_start(KP_KAMEO_ACTOR_SEQ_LEN + peer_len,
                                               w_room(&w, HEAD_MAX), HEAD_MAX);
         p = w_room(&w, KP_KAMEO_ACTOR_SEQ_LEN + peer_len);
-        for (guint i = 0; i < KP_KAMEO_ACTOR_SEQ_LEN; i++)
-                *p++ = (guint8)(req->actor_seq >> (8 * i));
+        seq_le = GUINT64_TO_LE(req->actor_seq);
+        memcpy(p, &seq_le, sizeof seq_le);
         if (peer_len > 0)
-                memcpy(p, req->actor_peer.bytes, peer_len);
+                memcpy(p + KP_KAMEO_ACTOR_SEQ_LEN, req->actor_peer.bytes, peer_len);
         w.len += KP_KAMEO_ACTOR_SEQ_LEN + peer_len;
         enc_name(&w, "actor_remote_id");
         enc_tstr_len(&w, req->actor_remote_id, actor_len);
@@ -390,7 +383,7 @@ kp_kameo_response_encode(const KpKameoResponse *resp, GError **error)
 
         g_return_val_if_fail((guint)resp->kind <= KP_KAMEO_RESPONSE_OUTBOUND_FAILURE, NULL);
 
-        w_init(&w, RESPONSE_FRAME_MAX + (ask && resp->ok ? u8_seq_body_len(reply, reply_len) : 0));
+        w_init(&w, RESPONSE_FRAME_MAX + (ask && resp->ok ? 2 * reply_len : 0));
         enc_map(&w, 1);
         enc_tstr_len(&w, response_kind_names[resp->kind].str, response_kind_names[resp->kind].len);
         if (resp->kind == KP_KAMEO_RESPONSE_OUTBOUND_FAILURE) {
@@ -1065,6 +1058,7 @@ read_actor_id(Reader *r, KpKameoRequest *req, GError **error)
         g_autoptr(GError) error_local = NULL;
         const guint8 *id;
         gsize len;
+        guint64 seq_le;
         Tok tok;
 
         if (!rd_next(r, &tok, "actor_id", error))
@@ -1088,9 +1082,8 @@ read_actor_id(Reader *r, KpKameoRequest *req, GError **error)
                             len, KP_KAMEO_ACTOR_SEQ_LEN);
                 return FALSE;
         }
-        req->actor_seq = 0;
-        for (gint i = KP_KAMEO_ACTOR_SEQ_LEN - 1; i >= 0; i--)
-                req->actor_seq = req->actor_seq << 8 | id[i];
+        memcpy(&seq_le, id, sizeof seq_le);
+        req->actor_seq = GUINT64_FROM_LE(seq_le);
         req->actor_is_local = len == KP_KAMEO_ACTOR_SEQ_LEN;
         if (!req->actor_is_local
             && !kp_peer_id_from_bytes(id + KP_KAMEO_ACTOR_SEQ_LEN, len - KP_KAMEO_ACTOR_SEQ_LEN,
