@@ -858,27 +858,14 @@ map_more(Reader *r, Entries *e)
         return TRUE;
 }
 
-/* The index in @names of the name @tok starts, or -1 with the name in
- * *ret_other (unless that is NULL). A definite string (every encoder's
- * choice) equal to one of @names is matched where it lies, without a copy
- * or a UTF-8 check; anything else is read as text. */
-static gboolean
-read_name_rest(Reader *r, const Tok *tok, const char *what, const Name *names, guint n_names,
-               gint *ret_index, char **ret_other, GError **error)
+/* read_name_rest() for a name that is not simply there: read as text.
+ * Out of line so that the common case needs no stack frame. */
+static G_GNUC_NO_INLINE gboolean
+read_other_name(Reader *r, const Tok *tok, const char *what, const Name *names, guint n_names,
+                gint *ret_index, char **ret_other, GError **error)
 {
-        char *text;
+        char *text = read_text_rest(r, tok, what, error);
 
-        if (tok->type == TOK_TSTR) {
-                for (guint i = 0; i < n_names; i++) {
-                        /* length and first byte rule out most names cheaply */
-                        if (names[i].len == tok->len && names[i].str[0] == (char)tok->ptr[0]
-                            && memcmp(names[i].str, tok->ptr, tok->len) == 0) {
-                                *ret_index = (gint)i;
-                                return TRUE;
-                        }
-                }
-        }
-        text = read_text_rest(r, tok, what, error);
         if (text == NULL)
                 return FALSE;
         *ret_index = -1;
@@ -891,6 +878,27 @@ read_name_rest(Reader *r, const Tok *tok, const char *what, const Name *names, g
         else
                 g_free(text);
         return TRUE;
+}
+
+/* The index in @names of the name @tok starts, or -1 with the name in
+ * *ret_other (unless that is NULL). A definite string (every encoder's
+ * choice) equal to one of @names is matched where it lies, without a copy
+ * or a UTF-8 check; anything else is read as text. */
+static gboolean
+read_name_rest(Reader *r, const Tok *tok, const char *what, const Name *names, guint n_names,
+               gint *ret_index, char **ret_other, GError **error)
+{
+        if (tok->type == TOK_TSTR) {
+                for (guint i = 0; i < n_names; i++) {
+                        /* length and first byte rule out most names cheaply */
+                        if (names[i].len == tok->len && names[i].str[0] == (char)tok->ptr[0]
+                            && memcmp(names[i].str, tok->ptr, tok->len) == 0) {
+                                *ret_index = (gint)i;
+                                return TRUE;
+                        }
+                }
+        }
+        return read_other_name(r, tok, what, names, n_names, ret_index, ret_other, error);
 }
 
 /* A map key, as read_name_rest() reads it. */
