@@ -130,8 +130,9 @@ kp_kameo_response_new_error(KpKameoResponseKind kind, KpKameoSendError error)
 #define HEAD_MAX 9
 
 /* A message is written once into one buffer, sized up front from the
- * lengths of its parts: appending to a GByteArray cost a call, a size
- * check and sometimes a reallocation for every head and every string. */
+ * lengths of its parts with every head at its longest, and handed to its
+ * GBytes as it is: appending to a GByteArray cost a call, a size check and
+ * sometimes a reallocation for every head and every string. */
 typedef struct {
         guint8 *data;
         gsize len;
@@ -144,8 +145,8 @@ w_init(Writer *w, gsize cap)
         *w = (Writer){ .data = g_malloc(cap), .cap = cap };
 }
 
-/* Room for @n more bytes. The size estimate counts every head at its
- * longest, so this only grows the buffer if that count is wrong. */
+/* Room for @n more bytes; only what the size estimate left out (the text
+ * of an error response) grows the buffer. */
 static inline guint8 *
 w_room(Writer *w, gsize n)
 {
@@ -230,8 +231,9 @@ bytes_data(GBytes *bytes, gsize *ret_len)
         return bytes != NULL ? g_bytes_get_data(bytes, ret_len) : NULL;
 }
 
-/* The longest a Some(Duration) can take. */
-#define DURATION_MAX (4 * HEAD_MAX + sizeof("secs") + sizeof("nanos") + HEAD_MAX)
+/* The longest a Some(Duration) can take: a map head, two names (sizeof
+ * counts a byte for each one's head) and two integers. */
+#define DURATION_MAX (3 * HEAD_MAX + sizeof("secs") + sizeof("nanos"))
 
 static void
 enc_duration_opt(Writer *w, gboolean has, const KpKameoDuration *d)
@@ -260,12 +262,13 @@ finish(Writer *w, gsize max, const char *what, GError **error)
         return g_bytes_new_take(w->data, w->len);
 }
 
-/* The names, heads and fixed-size values of a request: every field name
- * with its head, nine heads and the actor id's sequence number. */
+/* A request but for its strings, peer id and payload bytes: the names
+ * (sizeof counts a byte for each one's head), six more heads, the actor
+ * id's sequence number, two Durations and the immediate flag. */
 #define REQUEST_FRAME_MAX                                                                          \
         (sizeof("Tell") + sizeof("actor_id") + sizeof("actor_remote_id")                           \
          + sizeof("message_remote_id") + sizeof("payload") + sizeof("mailbox_timeout")             \
-         + sizeof("reply_timeout") + sizeof("immediate") + 9 * HEAD_MAX + KP_KAMEO_ACTOR_SEQ_LEN   \
+         + sizeof("reply_timeout") + sizeof("immediate") + 6 * HEAD_MAX + KP_KAMEO_ACTOR_SEQ_LEN   \
          + 2 * DURATION_MAX + 1)
 
 GBytes *
@@ -369,8 +372,8 @@ enc_send_error(Writer *w, const KpKameoResponse *resp, gboolean ask, GError **er
         }
 }
 
-/* Room for the heads and names of any response without growing; only
- * its reply, handler error or error text comes on top. */
+/* Room for the heads and names of any response; an Ask reply's bytes come
+ * on top, the strings of an error response grow the buffer. */
 #define RESPONSE_FRAME_MAX 128
 
 GBytes *
