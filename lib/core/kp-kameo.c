@@ -9,34 +9,47 @@
 
 #define NANOS_PER_SEC 1000000000u
 
-static const char *const send_error_names[KP_KAMEO_SEND_ERROR_LAST] = {
-        [KP_KAMEO_SEND_ERROR_ACTOR_NOT_RUNNING] = "ActorNotRunning",
-        [KP_KAMEO_SEND_ERROR_ACTOR_STOPPED] = "ActorStopped",
-        [KP_KAMEO_SEND_ERROR_UNKNOWN_ACTOR] = "UnknownActor",
-        [KP_KAMEO_SEND_ERROR_UNKNOWN_MESSAGE] = "UnknownMessage",
-        [KP_KAMEO_SEND_ERROR_BAD_ACTOR_TYPE] = "BadActorType",
-        [KP_KAMEO_SEND_ERROR_MAILBOX_FULL] = "MailboxFull",
-        [KP_KAMEO_SEND_ERROR_REPLY_TIMEOUT] = "ReplyTimeout",
-        [KP_KAMEO_SEND_ERROR_HANDLER_ERROR] = "HandlerError",
-        [KP_KAMEO_SEND_ERROR_SERIALIZE_MESSAGE] = "SerializeMessage",
-        [KP_KAMEO_SEND_ERROR_DESERIALIZE_MESSAGE] = "DeserializeMessage",
-        [KP_KAMEO_SEND_ERROR_SERIALIZE_REPLY] = "SerializeReply",
-        [KP_KAMEO_SEND_ERROR_SERIALIZE_HANDLER_ERROR] = "SerializeHandlerError",
-        [KP_KAMEO_SEND_ERROR_DESERIALIZE_HANDLER_ERROR] = "DeserializeHandlerError",
-        [KP_KAMEO_SEND_ERROR_SWARM_NOT_BOOTSTRAPPED] = "SwarmNotBootstrapped",
-        [KP_KAMEO_SEND_ERROR_DIAL_FAILURE] = "DialFailure",
-        [KP_KAMEO_SEND_ERROR_NETWORK_TIMEOUT] = "NetworkTimeout",
-        [KP_KAMEO_SEND_ERROR_CONNECTION_CLOSED] = "ConnectionClosed",
-        [KP_KAMEO_SEND_ERROR_UNSUPPORTED_PROTOCOLS] = "UnsupportedProtocols",
+/* The actor id's sequence number is a u64, copied as one. */
+G_STATIC_ASSERT(KP_KAMEO_ACTOR_SEQ_LEN == sizeof(guint64));
+
+/* A name and its length: names are matched where they lie in the input. */
+typedef struct {
+        const char *str;
+        gsize len;
+} Name;
+#define NAME(literal)                                                                              \
+        {                                                                                          \
+                "" literal, sizeof(literal) - 1                                                    \
+        }
+
+static const Name send_error_names[KP_KAMEO_SEND_ERROR_LAST] = {
+        [KP_KAMEO_SEND_ERROR_ACTOR_NOT_RUNNING] = NAME("ActorNotRunning"),
+        [KP_KAMEO_SEND_ERROR_ACTOR_STOPPED] = NAME("ActorStopped"),
+        [KP_KAMEO_SEND_ERROR_UNKNOWN_ACTOR] = NAME("UnknownActor"),
+        [KP_KAMEO_SEND_ERROR_UNKNOWN_MESSAGE] = NAME("UnknownMessage"),
+        [KP_KAMEO_SEND_ERROR_BAD_ACTOR_TYPE] = NAME("BadActorType"),
+        [KP_KAMEO_SEND_ERROR_MAILBOX_FULL] = NAME("MailboxFull"),
+        [KP_KAMEO_SEND_ERROR_REPLY_TIMEOUT] = NAME("ReplyTimeout"),
+        [KP_KAMEO_SEND_ERROR_HANDLER_ERROR] = NAME("HandlerError"),
+        [KP_KAMEO_SEND_ERROR_SERIALIZE_MESSAGE] = NAME("SerializeMessage"),
+        [KP_KAMEO_SEND_ERROR_DESERIALIZE_MESSAGE] = NAME("DeserializeMessage"),
+        [KP_KAMEO_SEND_ERROR_SERIALIZE_REPLY] = NAME("SerializeReply"),
+        [KP_KAMEO_SEND_ERROR_SERIALIZE_HANDLER_ERROR] = NAME("SerializeHandlerError"),
+        [KP_KAMEO_SEND_ERROR_DESERIALIZE_HANDLER_ERROR] = NAME("DeserializeHandlerError"),
+        [KP_KAMEO_SEND_ERROR_SWARM_NOT_BOOTSTRAPPED] = NAME("SwarmNotBootstrapped"),
+        [KP_KAMEO_SEND_ERROR_DIAL_FAILURE] = NAME("DialFailure"),
+        [KP_KAMEO_SEND_ERROR_NETWORK_TIMEOUT] = NAME("NetworkTimeout"),
+        [KP_KAMEO_SEND_ERROR_CONNECTION_CLOSED] = NAME("ConnectionClosed"),
+        [KP_KAMEO_SEND_ERROR_UNSUPPORTED_PROTOCOLS] = NAME("UnsupportedProtocols"),
 };
 
-static const char *const response_kind_names[] = {
-        [KP_KAMEO_RESPONSE_ASK] = "Ask",
-        [KP_KAMEO_RESPONSE_TELL] = "Tell",
-        [KP_KAMEO_RESPONSE_LINK] = "Link",
-        [KP_KAMEO_RESPONSE_UNLINK] = "Unlink",
-        [KP_KAMEO_RESPONSE_SIGNAL_LINK_DIED] = "SignalLinkDied",
-        [KP_KAMEO_RESPONSE_OUTBOUND_FAILURE] = "OutboundFailure",
+static const Name response_kind_names[] = {
+        [KP_KAMEO_RESPONSE_ASK] = NAME("Ask"),
+        [KP_KAMEO_RESPONSE_TELL] = NAME("Tell"),
+        [KP_KAMEO_RESPONSE_LINK] = NAME("Link"),
+        [KP_KAMEO_RESPONSE_UNLINK] = NAME("Unlink"),
+        [KP_KAMEO_RESPONSE_SIGNAL_LINK_DIED] = NAME("SignalLinkDied"),
+        [KP_KAMEO_RESPONSE_OUTBOUND_FAILURE] = NAME("OutboundFailure"),
 };
 
 const char *
@@ -44,7 +57,7 @@ kp_kameo_send_error_to_string(KpKameoSendError err)
 {
         if ((guint)err >= KP_KAMEO_SEND_ERROR_LAST)
                 return NULL;
-        return send_error_names[err];
+        return send_error_names[err].str;
 }
 
 static gboolean
@@ -89,11 +102,14 @@ kp_kameo_response_free(KpKameoResponse *resp)
 KpKameoResponse *
 kp_kameo_response_new_ask_ok(GBytes *reply)
 {
-        KpKameoResponse *resp = g_new0(KpKameoResponse, 1);
+        KpKameoResponse *resp = g_new(KpKameoResponse, 1);
 
-        resp->kind = KP_KAMEO_RESPONSE_ASK;
-        resp->ok = TRUE;
-        resp->reply = reply != NULL ? g_bytes_ref(reply) : g_bytes_new(NULL, 0);
+        /* not g_new0(): calloc() is served past glibc's per-thread cache */
+        *resp = (KpKameoResponse){
+                .kind = KP_KAMEO_RESPONSE_ASK,
+                .ok = TRUE,
+                .reply = reply != NULL ? g_bytes_ref(reply) : g_bytes_new(NULL, 0),
+        };
         return resp;
 }
 
@@ -113,164 +129,203 @@ kp_kameo_response_new_error(KpKameoResponseKind kind, KpKameoSendError error)
 /* libcbor's encoders pick the shortest head; 9 bytes fit any head. */
 #define HEAD_MAX 9
 
-static void
-enc_uint(GByteArray *out, guint64 v)
-{
-        guint8 buf[HEAD_MAX];
-        gsize n = cbor_encode_uint(v, buf, sizeof(buf));
+/* A message is written once into one buffer, sized up front from the
+ * lengths of its parts with every head at its longest, and handed to its
+ * GBytes as it is: appending to a GByteArray cost a call, a size check and
+ * sometimes a reallocation for every head and every string. */
+typedef struct {
+        guint8 *data;
+        gsize len;
+        gsize cap;
+} Writer;
 
-        g_byte_array_append(out, buf, (guint)n);
+static void
+w_init(Writer *w, gsize cap)
+{
+        *w = (Writer){ .data = g_malloc(cap), .cap = cap };
 }
 
-static void
-enc_map(GByteArray *out, gsize n)
+/* Room for @n more bytes; only what the size estimate left out (the text
+ * of an error response) grows the buffer. */
+static inline guint8 *
+w_room(Writer *w, gsize n)
 {
-        guint8 buf[HEAD_MAX];
-        gsize w = cbor_encode_map_start(n, buf, sizeof(buf));
-
-        g_byte_array_append(out, buf, (guint)w);
-}
-
-static void
-enc_array(GByteArray *out, gsize n)
-{
-        guint8 buf[HEAD_MAX];
-        gsize w = cbor_encode_array_start(n, buf, sizeof(buf));
-
-        g_byte_array_append(out, buf, (guint)w);
-}
-
-static void
-enc_tstr(GByteArray *out, const char *s)
-{
-        guint8 buf[HEAD_MAX];
-        gsize len = s != NULL ? strlen(s) : 0;
-        gsize w = cbor_encode_string_start(len, buf, sizeof(buf));
-        guint at = out->len;
-
-        /* head and text in one step: field names make most of a message */
-        g_byte_array_set_size(out, (guint)(at + w + len));
-        memcpy(out->data + at, buf, w);
-        if (len > 0)
-                memcpy(out->data + at + w, s, len);
-}
-
-static void
-enc_bstr(GByteArray *out, const guint8 *data, gsize len)
-{
-        guint8 buf[HEAD_MAX];
-        gsize w = cbor_encode_bytestring_start(len, buf, sizeof(buf));
-
-        g_byte_array_append(out, buf, (guint)w);
-        if (len > 0)
-                g_byte_array_append(out, data, (guint)len);
-}
-
-static void
-enc_simple(GByteArray *out, guint8 byte)
-{
-        g_byte_array_append(out, &byte, 1);
-}
-
-/* serde's Vec<u8>: an array of unsigned integers. Written in place, as
- * cbor_encode_uint would (0..23 in the head byte, 24..255 after 0x18): one
- * append per byte made this the costliest part of every message. */
-static void
-enc_u8_seq(GByteArray *out, GBytes *bytes)
-{
-        gsize len = 0;
-        const guint8 *data = bytes != NULL ? g_bytes_get_data(bytes, &len) : NULL;
-        gsize n = 0, at;
-
-        enc_array(out, len);
-        for (gsize i = 0; i < len; i++)
-                n += data[i] < 24 ? 1 : 2;
-        at = out->len;
-        g_byte_array_set_size(out, (guint)(at + n));
-        for (gsize i = 0; i < len; i++) {
-                if (data[i] < 24) {
-                        out->data[at++] = data[i];
-                } else {
-                        out->data[at++] = 0x18;
-                        out->data[at++] = data[i];
-                }
+        if (G_UNLIKELY(n > w->cap - w->len)) {
+                w->cap = MAX(2 * w->cap, w->len + n);
+                w->data = g_realloc(w->data, w->cap);
         }
+        return w->data + w->len;
+}
+
+static inline void
+enc_uint(Writer *w, guint64 v)
+{
+        w->len += cbor_encode_uint(v, w_room(w, HEAD_MAX), HEAD_MAX);
+}
+
+static inline void
+enc_map(Writer *w, gsize n)
+{
+        w->len += cbor_encode_map_start(n, w_room(w, HEAD_MAX), HEAD_MAX);
+}
+
+static inline void
+enc_array(Writer *w, gsize n)
+{
+        w->len += cbor_encode_array_start(n, w_room(w, HEAD_MAX), HEAD_MAX);
+}
+
+static inline void
+enc_tstr_len(Writer *w, const char *s, gsize len)
+{
+        guint8 *p = w_room(w, HEAD_MAX + len);
+        gsize h = cbor_encode_string_start(len, p, HEAD_MAX);
+
+        if (len > 0)
+                memcpy(p + h, s, len);
+        w->len += h + len;
+}
+
+/* A field or variant name: a string literal, whose length is known at
+ * compile time (field names make most of a message). */
+#define enc_name(w, literal) enc_tstr_len((w), "" literal, sizeof(literal) - 1)
+
+static void
+enc_tstr(Writer *w, const char *s)
+{
+        enc_tstr_len(w, s, s != NULL ? strlen(s) : 0);
 }
 
 static void
-enc_duration_opt(GByteArray *out, gboolean has, const KpKameoDuration *d)
+enc_simple(Writer *w, guint8 byte)
+{
+        *w_room(w, 1) = byte;
+        w->len++;
+}
+
+/* serde's Vec<u8>: an array of unsigned integers, written in place as
+ * cbor_encode_uint would (0..23 in one byte, 24..255 as 0x18 and the
+ * value): one libcbor call per byte made this the costliest part of every
+ * message. Two bytes each is room enough, without counting first. */
+static void
+enc_u8_seq(Writer *w, const guint8 *data, gsize len)
+{
+        guint8 *p;
+
+        enc_array(w, len);
+        p = w_room(w, 2 * len);
+        for (gsize i = 0; i < len; i++) {
+                guint8 b = data[i];
+
+                if (b >= 24)
+                        *p++ = 0x18;
+                *p++ = b;
+        }
+        w->len = (gsize)(p - w->data);
+}
+
+static const guint8 *
+bytes_data(GBytes *bytes, gsize *ret_len)
+{
+        *ret_len = 0;
+        return bytes != NULL ? g_bytes_get_data(bytes, ret_len) : NULL;
+}
+
+/* The longest a Some(Duration) can take: a map head, two names (sizeof
+ * counts a byte for each one's head) and two integers. */
+#define DURATION_MAX (3 * HEAD_MAX + sizeof("secs") + sizeof("nanos"))
+
+static void
+enc_duration_opt(Writer *w, gboolean has, const KpKameoDuration *d)
 {
         if (!has) {
-                enc_simple(out, 0xf6);
+                enc_simple(w, 0xf6);
                 return;
         }
-        enc_map(out, 2);
-        enc_tstr(out, "secs");
-        enc_uint(out, d->secs);
-        enc_tstr(out, "nanos");
-        enc_uint(out, d->nanos);
+        enc_map(w, 2);
+        enc_name(w, "secs");
+        enc_uint(w, d->secs);
+        enc_name(w, "nanos");
+        enc_uint(w, d->nanos);
 }
 
 static GBytes *
-finish(GByteArray *out, gsize max, const char *what, GError **error)
+finish(Writer *w, gsize max, const char *what, GError **error)
 {
-        if (out->len > max) {
+        if (w->len > max) {
                 g_set_error(error, KP_ERROR, KP_ERROR_TOO_LARGE,
-                            "kameo: %s of %u bytes exceeds limit %" G_GSIZE_FORMAT, what, out->len,
-                            max);
-                g_byte_array_unref(out);
+                            "kameo: %s of %" G_GSIZE_FORMAT " bytes exceeds limit %" G_GSIZE_FORMAT,
+                            what, w->len, max);
+                g_free(w->data);
                 return NULL;
         }
-        return g_byte_array_free_to_bytes(out);
+        return g_bytes_new_take(w->data, w->len);
 }
 
-/* Room for a whole request or response head without growing: appending
- * into an empty GByteArray reallocates several times per message. */
-#define KAMEO_ENCODE_RESERVE 256
+/* A request but for its strings, peer id and payload bytes: the names
+ * (sizeof counts a byte for each one's head), six more heads, the actor
+ * id's sequence number, two Durations and the immediate flag. */
+#define REQUEST_FRAME_MAX                                                                          \
+        (sizeof("Tell") + sizeof("actor_id") + sizeof("actor_remote_id")                           \
+         + sizeof("message_remote_id") + sizeof("payload") + sizeof("mailbox_timeout")             \
+         + sizeof("reply_timeout") + sizeof("immediate") + 6 * HEAD_MAX + KP_KAMEO_ACTOR_SEQ_LEN   \
+         + 2 * DURATION_MAX + 1)
 
 GBytes *
 kp_kameo_request_encode(const KpKameoRequest *req, GError **error)
 {
-        GByteArray *out = g_byte_array_sized_new(KAMEO_ENCODE_RESERVE);
         gboolean ask = req->kind == KP_KAMEO_REQUEST_ASK;
-        guint8 seq[KP_KAMEO_ACTOR_SEQ_LEN];
-        g_autoptr(GByteArray) id = g_byte_array_sized_new(KAMEO_ENCODE_RESERVE);
+        gsize actor_len = strlen(req->actor_remote_id != NULL ? req->actor_remote_id : "");
+        gsize message_len = strlen(req->message_remote_id != NULL ? req->message_remote_id : "");
+        gsize peer_len = req->actor_is_local ? 0 : req->actor_peer.len;
+        gsize payload_len;
+        const guint8 *payload = bytes_data(req->payload, &payload_len);
+        guint64 seq_le;
+        Writer w;
+        guint8 *p;
 
         g_return_val_if_fail(
             req->kind == KP_KAMEO_REQUEST_ASK || req->kind == KP_KAMEO_REQUEST_TELL, NULL);
 
-        for (guint i = 0; i < KP_KAMEO_ACTOR_SEQ_LEN; i++)
-                seq[i] = (guint8)(req->actor_seq >> (8 * i));
-        g_byte_array_append(id, seq, sizeof(seq));
-        if (!req->actor_is_local)
-                g_byte_array_append(id, req->actor_peer.bytes, req->actor_peer.len);
-
-        enc_map(out, 1);
-        enc_tstr(out, ask ? "Ask" : "Tell");
-        enc_map(out, ask ? 7 : 6);
-        enc_tstr(out, "actor_id");
-        enc_bstr(out, id->data, id->len);
-        enc_tstr(out, "actor_remote_id");
-        enc_tstr(out, req->actor_remote_id);
-        enc_tstr(out, "message_remote_id");
-        enc_tstr(out, req->message_remote_id);
-        enc_tstr(out, "payload");
-        enc_u8_seq(out, req->payload);
-        enc_tstr(out, "mailbox_timeout");
-        enc_duration_opt(out, req->has_mailbox_timeout, &req->mailbox_timeout);
+        w_init(&w, REQUEST_FRAME_MAX + peer_len + actor_len + message_len + 2 * payload_len);
+        enc_map(&w, 1);
+        if (ask)
+                enc_name(&w, "Ask");
+        else
+                enc_name(&w, "Tell");
+        enc_map(&w, ask ? 7 : 6);
+        enc_name(&w, "actor_id");
+        w.len += cbor_encode_bytestring_start(KP_KAMEO_ACTOR_SEQ_LEN + peer_len,
+                                              w_room(&w, HEAD_MAX), HEAD_MAX);
+        p = w_room(&w, KP_KAMEO_ACTOR_SEQ_LEN + peer_len);
+        seq_le = GUINT64_TO_LE(req->actor_seq);
+        memcpy(p, &seq_le, sizeof seq_le);
+        if (peer_len > 0)
+                memcpy(p + KP_KAMEO_ACTOR_SEQ_LEN, req->actor_peer.bytes, peer_len);
+        w.len += KP_KAMEO_ACTOR_SEQ_LEN + peer_len;
+        enc_name(&w, "actor_remote_id");
+        enc_tstr_len(&w, req->actor_remote_id, actor_len);
+        enc_name(&w, "message_remote_id");
+        enc_tstr_len(&w, req->message_remote_id, message_len);
+        enc_name(&w, "payload");
+        enc_u8_seq(&w, payload, payload_len);
+        enc_name(&w, "mailbox_timeout");
+        enc_duration_opt(&w, req->has_mailbox_timeout, &req->mailbox_timeout);
         if (ask) {
-                enc_tstr(out, "reply_timeout");
-                enc_duration_opt(out, req->has_reply_timeout, &req->reply_timeout);
+                enc_name(&w, "reply_timeout");
+                enc_duration_opt(&w, req->has_reply_timeout, &req->reply_timeout);
         }
-        enc_tstr(out, "immediate");
-        enc_simple(out, req->immediate ? 0xf5 : 0xf4);
-        return finish(out, KP_KAMEO_MAX_REQUEST, "request", error);
+        enc_name(&w, "immediate");
+        enc_simple(&w, req->immediate ? 0xf5 : 0xf4);
+        return finish(&w, KP_KAMEO_MAX_REQUEST, "request", error);
 }
 
 static gboolean
-enc_send_error(GByteArray *out, const KpKameoResponse *resp, gboolean ask, GError **error)
+enc_send_error(Writer *w, const KpKameoResponse *resp, gboolean ask, GError **error)
 {
         const char *name = kp_kameo_send_error_to_string(resp->error);
+        gsize len;
+        const guint8 *data;
 
         if (name == NULL) {
                 g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
@@ -278,23 +333,23 @@ enc_send_error(GByteArray *out, const KpKameoResponse *resp, gboolean ask, GErro
                 return FALSE;
         }
         if (send_error_is_unit(resp->error)) {
-                enc_tstr(out, name);
+                enc_tstr(w, name);
                 return TRUE;
         }
-        enc_map(out, 1);
-        enc_tstr(out, name);
+        enc_map(w, 1);
+        enc_tstr(w, name);
         switch (resp->error) {
         case KP_KAMEO_SEND_ERROR_UNKNOWN_ACTOR:
-                enc_map(out, 1);
-                enc_tstr(out, "actor_remote_id");
-                enc_tstr(out, resp->actor_remote_id);
+                enc_map(w, 1);
+                enc_name(w, "actor_remote_id");
+                enc_tstr(w, resp->actor_remote_id);
                 return TRUE;
         case KP_KAMEO_SEND_ERROR_UNKNOWN_MESSAGE:
-                enc_map(out, 2);
-                enc_tstr(out, "actor_remote_id");
-                enc_tstr(out, resp->actor_remote_id);
-                enc_tstr(out, "message_remote_id");
-                enc_tstr(out, resp->message_remote_id);
+                enc_map(w, 2);
+                enc_name(w, "actor_remote_id");
+                enc_tstr(w, resp->actor_remote_id);
+                enc_name(w, "message_remote_id");
+                enc_tstr(w, resp->message_remote_id);
                 return TRUE;
         case KP_KAMEO_SEND_ERROR_HANDLER_ERROR:
                 /* RemoteSendError<Infallible> cannot hold one. */
@@ -303,7 +358,8 @@ enc_send_error(GByteArray *out, const KpKameoResponse *resp, gboolean ask, GErro
                                     "kameo: HandlerError is only valid in an Ask response");
                         return FALSE;
                 }
-                enc_u8_seq(out, resp->handler_error);
+                data = bytes_data(resp->handler_error, &len);
+                enc_u8_seq(w, data, len);
                 return TRUE;
         default:
                 if (resp->text == NULL) {
@@ -311,38 +367,48 @@ enc_send_error(GByteArray *out, const KpKameoResponse *resp, gboolean ask, GErro
                                     "kameo: RemoteSendError::%s needs its text", name);
                         return FALSE;
                 }
-                enc_tstr(out, resp->text);
+                enc_tstr(w, resp->text);
                 return TRUE;
         }
 }
 
+/* Room for the heads and names of any response; an Ask reply's bytes come
+ * on top, the strings of an error response grow the buffer. */
+#define RESPONSE_FRAME_MAX 128
+
 GBytes *
 kp_kameo_response_encode(const KpKameoResponse *resp, GError **error)
 {
-        g_autoptr(GByteArray) out = g_byte_array_sized_new(KAMEO_ENCODE_RESERVE);
         gboolean ask = resp->kind == KP_KAMEO_RESPONSE_ASK;
+        gsize reply_len;
+        const guint8 *reply = bytes_data(resp->reply, &reply_len);
+        Writer w;
 
         g_return_val_if_fail((guint)resp->kind <= KP_KAMEO_RESPONSE_OUTBOUND_FAILURE, NULL);
 
-        enc_map(out, 1);
-        enc_tstr(out, response_kind_names[resp->kind]);
+        w_init(&w, RESPONSE_FRAME_MAX + (ask && resp->ok ? 2 * reply_len : 0));
+        enc_map(&w, 1);
+        enc_tstr_len(&w, response_kind_names[resp->kind].str, response_kind_names[resp->kind].len);
         if (resp->kind == KP_KAMEO_RESPONSE_OUTBOUND_FAILURE) {
-                if (!enc_send_error(out, resp, FALSE, error))
-                        return NULL;
+                if (!enc_send_error(&w, resp, FALSE, error))
+                        goto fail;
         } else if (resp->ok) {
-                enc_map(out, 1);
-                enc_tstr(out, "Ok");
+                enc_map(&w, 1);
+                enc_name(&w, "Ok");
                 if (ask)
-                        enc_u8_seq(out, resp->reply);
+                        enc_u8_seq(&w, reply, reply_len);
                 else
-                        enc_array(out, 0); /* () */
+                        enc_array(&w, 0); /* () */
         } else {
-                enc_map(out, 1);
-                enc_tstr(out, "Err");
-                if (!enc_send_error(out, resp, ask, error))
-                        return NULL;
+                enc_map(&w, 1);
+                enc_name(&w, "Err");
+                if (!enc_send_error(&w, resp, ask, error))
+                        goto fail;
         }
-        return finish(g_steal_pointer(&out), KP_KAMEO_MAX_RESPONSE, "response", error);
+        return finish(&w, KP_KAMEO_MAX_RESPONSE, "response", error);
+fail:
+        g_free(w.data);
+        return NULL;
 }
 
 /* ---- CBOR decoding ---------------------------------------------------- */
@@ -389,8 +455,8 @@ static const char *const tok_names[] = {
 
 typedef struct {
         TokType type;
-        guint64 u; /* integer value, tag number, or container length */
         gboolean b;
+        guint64 u;         /* integer value, tag number, or container length */
         const guint8 *ptr; /* definite strings */
         gsize len;
 } Tok;
@@ -399,20 +465,23 @@ typedef struct {
         const guint8 *data;
         gsize len;
         gsize pos;
-        Tok tok;
+        Tok *tok; /* where the callbacks put the token being read */
 } Reader;
 
-/* libcbor has one callback per item kind and integer width; each makes one
- * token, carrying the value (or length) or nothing. */
+/* libcbor has one callback per item kind and integer width; each sets the
+ * token's type and what that type carries, the value (or length) or
+ * nothing. */
 #define KP_CBOR_INT_CALLBACK(name, ctype, toktype)                                                 \
         static void name(void *ctx, ctype v)                                                       \
         {                                                                                          \
-                ((Reader *)ctx)->tok = (Tok){ .type = toktype, .u = v };                           \
+                Tok *tok = ((Reader *)ctx)->tok;                                                   \
+                tok->type = toktype;                                                               \
+                tok->u = v;                                                                        \
         }
 #define KP_CBOR_MARK_CALLBACK(name, toktype)                                                       \
         static void name(void *ctx)                                                                \
         {                                                                                          \
-                ((Reader *)ctx)->tok = (Tok){ .type = toktype };                                   \
+                ((Reader *)ctx)->tok->type = toktype;                                              \
         }
 KP_CBOR_INT_CALLBACK(cb_u8, uint8_t, TOK_UINT)
 KP_CBOR_INT_CALLBACK(cb_u16, uint16_t, TOK_UINT)
@@ -425,13 +494,13 @@ KP_CBOR_INT_CALLBACK(cb_n64, uint64_t, TOK_NEGINT)
 static void
 cb_bstr(void *ctx, cbor_data p, size_t n)
 {
-        ((Reader *)ctx)->tok = (Tok){ .type = TOK_BSTR, .ptr = p, .len = n };
+        *((Reader *)ctx)->tok = (Tok){ .type = TOK_BSTR, .ptr = p, .len = n };
 }
 KP_CBOR_MARK_CALLBACK(cb_bstr_indef, TOK_BSTR_INDEF)
 static void
 cb_tstr(void *ctx, cbor_data p, size_t n)
 {
-        ((Reader *)ctx)->tok = (Tok){ .type = TOK_TSTR, .ptr = p, .len = n };
+        *((Reader *)ctx)->tok = (Tok){ .type = TOK_TSTR, .ptr = p, .len = n };
 }
 KP_CBOR_MARK_CALLBACK(cb_tstr_indef, TOK_TSTR_INDEF)
 KP_CBOR_INT_CALLBACK(cb_array, size_t, TOK_ARRAY)
@@ -442,33 +511,24 @@ KP_CBOR_INT_CALLBACK(cb_tag, uint64_t, TOK_TAG)
 static void
 cb_float(void *ctx, float v)
 {
-        ((Reader *)ctx)->tok = (Tok){ .type = TOK_FLOAT };
+        ((Reader *)ctx)->tok->type = TOK_FLOAT;
 }
 static void
 cb_double(void *ctx, double v)
 {
-        ((Reader *)ctx)->tok = (Tok){ .type = TOK_FLOAT };
+        ((Reader *)ctx)->tok->type = TOK_FLOAT;
 }
-static void
-cb_undef(void *ctx)
-{
-        ((Reader *)ctx)->tok = (Tok){ .type = TOK_UNDEF };
-}
-static void
-cb_null(void *ctx)
-{
-        ((Reader *)ctx)->tok = (Tok){ .type = TOK_NULL };
-}
+KP_CBOR_MARK_CALLBACK(cb_undef, TOK_UNDEF)
+KP_CBOR_MARK_CALLBACK(cb_null, TOK_NULL)
 static void
 cb_bool(void *ctx, bool v)
 {
-        ((Reader *)ctx)->tok = (Tok){ .type = TOK_BOOL, .b = v };
+        Tok *tok = ((Reader *)ctx)->tok;
+
+        tok->type = TOK_BOOL;
+        tok->b = v;
 }
-static void
-cb_break(void *ctx)
-{
-        ((Reader *)ctx)->tok = (Tok){ .type = TOK_BREAK };
-}
+KP_CBOR_MARK_CALLBACK(cb_break, TOK_BREAK)
 
 /* The header comments in libcbor's callbacks.h swap "definite" and
  * "indefinite"; the member types are what counts. */
@@ -508,7 +568,9 @@ rd_next(Reader *r, Tok *ret, const char *what, GError **error)
                 g_set_error(error, KP_ERROR, KP_ERROR_INVALID, "kameo: CBOR ends before %s", what);
                 return FALSE;
         }
-        r->tok = (Tok){ .type = TOK_NONE };
+        /* The callbacks fill in only what the token's type carries. */
+        ret->type = TOK_NONE;
+        r->tok = ret;
         res = cbor_stream_decode(r->data + r->pos, r->len - r->pos, &reader_callbacks, r);
         if (res.status == CBOR_DECODER_NEDATA) {
                 g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
@@ -516,7 +578,7 @@ rd_next(Reader *r, Tok *ret, const char *what, GError **error)
                 return FALSE;
         }
         if (res.status != CBOR_DECODER_FINISHED || res.read == 0 || res.read > r->len - r->pos
-            || r->tok.type == TOK_NONE) {
+            || ret->type == TOK_NONE) {
                 g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
                             "kameo: malformed CBOR in %s at offset %" G_GSIZE_FORMAT
                             " (byte 0x%02x)",
@@ -524,7 +586,6 @@ rd_next(Reader *r, Tok *ret, const char *what, GError **error)
                 return FALSE;
         }
         r->pos += res.read;
-        *ret = r->tok;
         return TRUE;
 }
 
@@ -635,19 +696,24 @@ read_string_rest(Reader *r, const Tok *tok, gboolean text, const char *what, GBy
 static char *
 text_from_bytes(const guint8 *data, gsize len, const char *what, GError **error)
 {
-        if (len > 0 && memchr(data, '\0', len) != NULL) {
-                g_set_error(error, KP_ERROR, KP_ERROR_INVALID, "kameo: %s contains a NUL byte",
-                            what);
-                return NULL;
-        }
-        if (len == 0)
-                return g_strdup("");
+        char *text;
+
+        /* g_utf8_validate_len() refuses NUL too: one pass over valid text.
+         * A NUL is reported first, whatever else is wrong. */
         if (!g_utf8_validate_len((const char *)data, len, NULL)) {
-                g_set_error(error, KP_ERROR, KP_ERROR_INVALID, "kameo: %s is not valid UTF-8",
-                            what);
+                if (memchr(data, '\0', len) != NULL)
+                        g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
+                                    "kameo: %s contains a NUL byte", what);
+                else
+                        g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
+                                    "kameo: %s is not valid UTF-8", what);
                 return NULL;
         }
-        return g_strndup((const char *)data, len);
+        text = g_malloc(len + 1);
+        if (len > 0)
+                memcpy(text, data, len);
+        text[len] = '\0';
+        return text;
 }
 
 static char *
@@ -679,7 +745,9 @@ static GBytes *
 read_u8_seq(Reader *r, const char *what, GError **error)
 {
         g_autofree guint8 *out = NULL;
-        gsize n = 0;
+        const guint8 *in = r->data;
+        gsize n = 0, pos, len = r->len;
+        guint64 count;
         Tok tok, el;
         gboolean indef;
 
@@ -690,27 +758,36 @@ read_u8_seq(Reader *r, const char *what, GError **error)
                 return NULL;
         }
         indef = tok.type == TOK_ARRAY_INDEF;
+        count = indef ? G_MAXUINT64 : tok.u;
         /* Each element takes at least one byte of input: what is left of it
          * bounds the count, so @out never needs to grow. */
-        out = g_malloc(MAX(MIN(indef ? G_MAXUINT64 : tok.u, r->len - r->pos), 1));
-        for (guint64 i = 0; indef || i < tok.u; i++) {
-                if (indef && rd_peek_break(r)) {
-                        r->pos++;
-                        break;
-                }
+        out = g_malloc(MAX(MIN(count, len - r->pos), 1));
+        /* The position is kept in a local: stores through @out could alias
+         * the Reader's fields and would reload them for every byte. */
+        pos = r->pos;
+        for (guint64 i = 0; indef || i < count; i++) {
+                guint8 b = pos < len ? in[pos] : 0xff;
+
                 /* The shortest forms, as every encoder writes them, without
                  * a trip through libcbor; anything else goes the long way. */
-                if (r->pos < r->len && r->data[r->pos] < 24) {
-                        out[n++] = r->data[r->pos++];
+                if (b < 24) {
+                        out[n++] = b;
+                        pos++;
                         continue;
                 }
-                if (r->len - r->pos >= 2 && r->data[r->pos] == 0x18) {
-                        out[n++] = r->data[r->pos + 1];
-                        r->pos += 2;
+                if (b == 0x18 && len - pos >= 2) {
+                        out[n++] = in[pos + 1];
+                        pos += 2;
                         continue;
                 }
+                if (indef && b == 0xff && pos < len) {
+                        pos++;
+                        break;
+                }
+                r->pos = pos;
                 if (!rd_next(r, &el, what, error))
                         return NULL;
+                pos = r->pos;
                 if (el.type != TOK_UINT) {
                         g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
                                     "kameo: %s element %" G_GUINT64_FORMAT
@@ -727,6 +804,7 @@ read_u8_seq(Reader *r, const char *what, GError **error)
                 }
                 out[n++] = (guint8)el.u;
         }
+        r->pos = pos;
         return g_bytes_new_take(g_steal_pointer(&out), n);
 }
 
@@ -783,38 +861,59 @@ map_more(Reader *r, Entries *e)
         return TRUE;
 }
 
-/* Reads a map key. A definite string (every encoder's choice) equal to
- * one of @names is matched where it lies, without a copy or a UTF-8 check;
- * anything else is read as text. *ret_index: its index in @names (NULL-
- * terminated), or -1 with the name in *ret_other. */
+/* read_name_rest() for a name that is not simply there: read as text.
+ * Out of line so that the common case needs no stack frame. */
+static G_GNUC_NO_INLINE gboolean
+read_other_name(Reader *r, const Tok *tok, const char *what, const Name *names, guint n_names,
+                gint *ret_index, char **ret_other, GError **error)
+{
+        char *text = read_text_rest(r, tok, what, error);
+
+        if (text == NULL)
+                return FALSE;
+        *ret_index = -1;
+        for (guint i = 0; i < n_names; i++) {
+                if (g_str_equal(names[i].str, text))
+                        *ret_index = (gint)i;
+        }
+        if (ret_other != NULL)
+                *ret_other = text;
+        else
+                g_free(text);
+        return TRUE;
+}
+
+/* The index in @names of the name @tok starts, or -1 with the name in
+ * *ret_other (unless that is NULL). A definite string (every encoder's
+ * choice) equal to one of @names is matched where it lies, without a copy
+ * or a UTF-8 check; anything else is read as text. */
 static gboolean
-read_field_name(Reader *r, const char *what, const char *const *names, gint *ret_index,
+read_name_rest(Reader *r, const Tok *tok, const char *what, const Name *names, guint n_names,
+               gint *ret_index, char **ret_other, GError **error)
+{
+        if (tok->type == TOK_TSTR) {
+                for (guint i = 0; i < n_names; i++) {
+                        /* length and first byte rule out most names cheaply */
+                        if (names[i].len == tok->len && names[i].str[0] == (char)tok->ptr[0]
+                            && memcmp(names[i].str, tok->ptr, tok->len) == 0) {
+                                *ret_index = (gint)i;
+                                return TRUE;
+                        }
+                }
+        }
+        return read_other_name(r, tok, what, names, n_names, ret_index, ret_other, error);
+}
+
+/* A map key, as read_name_rest() reads it. */
+static gboolean
+read_field_name(Reader *r, const char *what, const Name *names, guint n_names, gint *ret_index,
                 char **ret_other, GError **error)
 {
         Tok tok;
 
         if (!rd_next(r, &tok, what, error))
                 return FALSE;
-        if (tok.type == TOK_TSTR) {
-                for (gint i = 0; names[i] != NULL; i++) {
-                        /* the first byte rules out most names cheaply */
-                        if (tok.len > 0 && names[i][0] == (char)tok.ptr[0]
-                            && strlen(names[i]) == tok.len
-                            && memcmp(names[i], tok.ptr, tok.len) == 0) {
-                                *ret_index = i;
-                                return TRUE;
-                        }
-                }
-        }
-        *ret_other = read_text_rest(r, &tok, what, error);
-        if (*ret_other == NULL)
-                return FALSE;
-        *ret_index = -1;
-        for (gint i = 0; names[i] != NULL; i++) {
-                if (g_str_equal(names[i], *ret_other))
-                        *ret_index = i;
-        }
-        return TRUE;
+        return read_name_rest(r, &tok, what, names, n_names, ret_index, ret_other, error);
 }
 
 static gboolean
@@ -853,21 +952,22 @@ read_duration_opt(Reader *r, const char *what, gboolean *ret_has, KpKameoDuratio
         if (!map_begin(r, &tok, what, &e, error))
                 return FALSE;
         while (map_more(r, &e)) {
-                static const char *const names[] = { "secs", "nanos", NULL };
+                static const Name names[] = { NAME("secs"), NAME("nanos") };
                 g_autofree char *key = NULL;
                 gint i;
 
-                if (!read_field_name(r, "a Duration key", names, &i, &key, error))
+                if (!read_field_name(r, "a Duration key", names, G_N_ELEMENTS(names), &i, &key,
+                                     error))
                         return FALSE;
                 if (i == 0) {
                         if (have_secs)
-                                return dup_field(what, names[i], error);
+                                return dup_field(what, names[i].str, error);
                         if (!read_uint(r, "Duration secs", G_MAXUINT64, &secs, error))
                                 return FALSE;
                         have_secs = TRUE;
                 } else if (i == 1) {
                         if (have_nanos)
-                                return dup_field(what, names[i], error);
+                                return dup_field(what, names[i].str, error);
                         if (!read_uint(r, "Duration nanos", G_MAXUINT32, &nanos, error))
                                 return FALSE;
                         have_nanos = TRUE;
@@ -905,31 +1005,32 @@ read_bool(Reader *r, const char *what, gboolean *ret, GError **error)
         return TRUE;
 }
 
-/* An externally tagged enum: "Name" (unit variant) or {"Name": value}. */
-static char *
-read_variant(Reader *r, const char *what, gboolean *ret_has_value, GError **error)
+/* An externally tagged enum: "Name" (unit variant) or {"Name": value}.
+ * The name is matched against @names as read_name_rest() does. */
+static gboolean
+read_variant(Reader *r, const char *what, const Name *names, guint n_names, gint *ret_index,
+             char **ret_other, gboolean *ret_has_value, GError **error)
 {
         Tok tok;
 
         if (!rd_next(r, &tok, what, error))
-                return NULL;
+                return FALSE;
         if (tok.type == TOK_TSTR || tok.type == TOK_TSTR_INDEF) {
                 *ret_has_value = FALSE;
-                return read_text_rest(r, &tok, what, error);
+                return read_name_rest(r, &tok, what, names, n_names, ret_index, ret_other, error);
         }
         /* cbor4ii takes only a definite one-entry map here. */
         if (tok.type == TOK_MAP && tok.u == 1) {
                 *ret_has_value = TRUE;
-                return read_text(r, what, error);
+                return read_field_name(r, what, names, n_names, ret_index, ret_other, error);
         }
         if (tok.type == TOK_MAP) {
                 g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
                             "kameo: %s must be a one-entry map, got %" G_GUINT64_FORMAT " entries",
                             what, tok.u);
-                return NULL;
+                return FALSE;
         }
-        wrong_type(&tok, what, "a variant name or a one-entry map", error);
-        return NULL;
+        return wrong_type(&tok, what, "a variant name or a one-entry map", error);
 }
 
 static gboolean
@@ -955,37 +1056,49 @@ enum {
 };
 
 /* The fields of Ask and Tell, in the order of their F_ bits. */
-static const char *const field_names[] = {
-        "actor_id",        "actor_remote_id", "message_remote_id", "payload",
-        "mailbox_timeout", "reply_timeout",   "immediate",         NULL,
+static const Name field_names[] = {
+        NAME("actor_id"),  NAME("actor_remote_id"), NAME("message_remote_id"),
+        NAME("payload"),   NAME("mailbox_timeout"), NAME("reply_timeout"),
+        NAME("immediate"),
 };
 
 static gboolean
 read_actor_id(Reader *r, KpKameoRequest *req, GError **error)
 {
-        g_autoptr(GByteArray) buf = g_byte_array_new();
+        g_autoptr(GByteArray) buf = NULL;
         g_autoptr(GError) error_local = NULL;
+        const guint8 *id;
+        gsize len;
+        guint64 seq_le;
         Tok tok;
 
         if (!rd_next(r, &tok, "actor_id", error))
                 return FALSE;
-        if (!read_string_rest(r, &tok, FALSE, "actor_id", buf, error))
-                return FALSE;
+        /* A definite string (every encoder's choice) is read where it lies. */
+        if (tok.type == TOK_BSTR) {
+                id = tok.ptr;
+                len = tok.len;
+        } else {
+                buf = g_byte_array_new();
+                if (!read_string_rest(r, &tok, FALSE, "actor_id", buf, error))
+                        return FALSE;
+                id = buf->data;
+                len = buf->len;
+        }
         /* kameo 0.19 panics on this one (bytes[0..8]). */
-        if (buf->len < KP_KAMEO_ACTOR_SEQ_LEN) {
+        if (len < KP_KAMEO_ACTOR_SEQ_LEN) {
                 g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
-                            "kameo: actor_id of %u bytes is shorter than its %d-byte sequence id",
-                            buf->len, KP_KAMEO_ACTOR_SEQ_LEN);
+                            "kameo: actor_id of %" G_GSIZE_FORMAT
+                            " bytes is shorter than its %d-byte sequence id",
+                            len, KP_KAMEO_ACTOR_SEQ_LEN);
                 return FALSE;
         }
-        req->actor_seq = 0;
-        for (gint i = KP_KAMEO_ACTOR_SEQ_LEN - 1; i >= 0; i--)
-                req->actor_seq = req->actor_seq << 8 | buf->data[i];
-        req->actor_is_local = buf->len == KP_KAMEO_ACTOR_SEQ_LEN;
+        memcpy(&seq_le, id, sizeof seq_le);
+        req->actor_seq = GUINT64_FROM_LE(seq_le);
+        req->actor_is_local = len == KP_KAMEO_ACTOR_SEQ_LEN;
         if (!req->actor_is_local
-            && !kp_peer_id_from_bytes(buf->data + KP_KAMEO_ACTOR_SEQ_LEN,
-                                      buf->len - KP_KAMEO_ACTOR_SEQ_LEN, &req->actor_peer,
-                                      &error_local)) {
+            && !kp_peer_id_from_bytes(id + KP_KAMEO_ACTOR_SEQ_LEN, len - KP_KAMEO_ACTOR_SEQ_LEN,
+                                      &req->actor_peer, &error_local)) {
                 g_set_error(error, KP_ERROR, KP_ERROR_INVALID, "kameo: actor_id: %s",
                             error_local->message);
                 return FALSE;
@@ -1006,11 +1119,11 @@ read_request_body(Reader *r, KpKameoRequest *req, const char *what, GError **err
         if (!map_begin(r, &tok, what, &e, error))
                 return FALSE;
         while (map_more(r, &e)) {
-                g_autofree char *other = NULL;
                 gint i;
                 guint bit;
 
-                if (!read_field_name(r, "a request field name", field_names, &i, &other, error))
+                if (!read_field_name(r, "a request field name", field_names,
+                                     G_N_ELEMENTS(field_names), &i, NULL, error))
                         return FALSE;
                 bit = i >= 0 ? 1u << i : 0;
                 if (bit == 0 || (bit == F_REPLY_TIMEOUT && !ask)) {
@@ -1019,7 +1132,7 @@ read_request_body(Reader *r, KpKameoRequest *req, const char *what, GError **err
                         continue;
                 }
                 if (seen & bit)
-                        return dup_field(what, field_names[i], error);
+                        return dup_field(what, field_names[i].str, error);
                 seen |= bit;
                 switch (bit) {
                 case F_ACTOR_ID:
@@ -1071,13 +1184,23 @@ read_request_body(Reader *r, KpKameoRequest *req, const char *what, GError **err
         return TRUE;
 }
 
+/* The SwarmRequest variants, Ask and Tell (served) first. */
+static const Name request_kind_names[] = {
+        [KP_KAMEO_REQUEST_ASK] = NAME("Ask"),
+        [KP_KAMEO_REQUEST_TELL] = NAME("Tell"),
+        NAME("Link"),
+        NAME("Unlink"),
+        NAME("SignalLinkDied"),
+};
+
 KpKameoRequest *
 kp_kameo_request_decode(const guint8 *data, gsize len, GError **error)
 {
         Reader r = { .data = data, .len = len };
-        g_autoptr(KpKameoRequest) req = g_new0(KpKameoRequest, 1);
-        g_autofree char *name = NULL;
+        g_autoptr(KpKameoRequest) req = NULL;
+        g_autofree char *other = NULL;
         gboolean has_value = FALSE;
+        gint kind;
 
         if (len > KP_KAMEO_MAX_REQUEST) {
                 g_set_error(error, KP_ERROR, KP_ERROR_TOO_LARGE,
@@ -1085,28 +1208,29 @@ kp_kameo_request_decode(const guint8 *data, gsize len, GError **error)
                             KP_KAMEO_MAX_REQUEST);
                 return NULL;
         }
-        name = read_variant(&r, "SwarmRequest", &has_value, error);
-        if (name == NULL)
+        if (!read_variant(&r, "SwarmRequest", request_kind_names, G_N_ELEMENTS(request_kind_names),
+                          &kind, &other, &has_value, error))
                 return NULL;
-        if (g_strcmp0(name, "Ask") == 0)
-                req->kind = KP_KAMEO_REQUEST_ASK;
-        else if (g_strcmp0(name, "Tell") == 0)
-                req->kind = KP_KAMEO_REQUEST_TELL;
-        else if (g_strcmp0(name, "Link") == 0 || g_strcmp0(name, "Unlink") == 0
-                 || g_strcmp0(name, "SignalLinkDied") == 0) {
-                g_set_error(error, KP_ERROR, KP_ERROR_UNSUPPORTED,
-                            "kameo: SwarmRequest::%s is not supported", name);
-                return NULL;
-        } else {
+        if (kind < 0) {
                 g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
-                            "kameo: unknown SwarmRequest variant '%s'", name);
+                            "kameo: unknown SwarmRequest variant '%s'", other);
+                return NULL;
+        }
+        if (kind != KP_KAMEO_REQUEST_ASK && kind != KP_KAMEO_REQUEST_TELL) {
+                g_set_error(error, KP_ERROR, KP_ERROR_UNSUPPORTED,
+                            "kameo: SwarmRequest::%s is not supported",
+                            request_kind_names[kind].str);
                 return NULL;
         }
         if (!has_value) {
                 g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
-                            "kameo: SwarmRequest::%s without its fields", name);
+                            "kameo: SwarmRequest::%s without its fields",
+                            request_kind_names[kind].str);
                 return NULL;
         }
+        /* not g_new0(): calloc() is served past glibc's per-thread cache */
+        req = g_new(KpKameoRequest, 1);
+        *req = (KpKameoRequest){ .kind = (KpKameoRequestKind)kind };
         if (!read_request_body(&r, req,
                                req->kind == KP_KAMEO_REQUEST_ASK ? "SwarmRequest::Ask"
                                                                  : "SwarmRequest::Tell",
@@ -1159,22 +1283,20 @@ read_unknown_struct(Reader *r, KpKameoResponse *resp, const char *what, gboolean
 static gboolean
 read_send_error(Reader *r, KpKameoResponse *resp, gboolean ask, GError **error)
 {
-        g_autofree char *name = NULL;
+        g_autofree char *other = NULL;
         gboolean has_value = FALSE;
-        guint i;
+        const char *name;
+        gint i;
 
-        name = read_variant(r, "RemoteSendError", &has_value, error);
-        if (name == NULL)
+        if (!read_variant(r, "RemoteSendError", send_error_names, G_N_ELEMENTS(send_error_names),
+                          &i, &other, &has_value, error))
                 return FALSE;
-        for (i = 0; i < KP_KAMEO_SEND_ERROR_LAST; i++) {
-                if (g_strcmp0(name, send_error_names[i]) == 0)
-                        break;
-        }
-        if (i == KP_KAMEO_SEND_ERROR_LAST) {
+        if (i < 0) {
                 g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
-                            "kameo: unknown RemoteSendError variant '%s'", name);
+                            "kameo: unknown RemoteSendError variant '%s'", other);
                 return FALSE;
         }
+        name = send_error_names[i].str;
         resp->error = (KpKameoSendError)i;
         if (send_error_is_unit(resp->error)) {
                 /* cbor4ii would leave the value unread and fail later on. */
@@ -1209,15 +1331,17 @@ read_send_error(Reader *r, KpKameoResponse *resp, gboolean ask, GError **error)
         }
 }
 
+static const Name result_names[] = { NAME("Ok"), NAME("Err") };
+
 KpKameoResponse *
 kp_kameo_response_decode(const guint8 *data, gsize len, GError **error)
 {
         Reader r = { .data = data, .len = len };
-        g_autoptr(KpKameoResponse) resp = g_new0(KpKameoResponse, 1);
-        g_autofree char *name = NULL;
-        g_autofree char *result = NULL;
+        g_autoptr(KpKameoResponse) resp = NULL;
+        g_autofree char *other = NULL;
         gboolean has_value = FALSE;
-        guint kind;
+        const char *name;
+        gint kind, result;
 
         if (len > KP_KAMEO_MAX_RESPONSE) {
                 g_set_error(error, KP_ERROR, KP_ERROR_TOO_LARGE,
@@ -1225,43 +1349,43 @@ kp_kameo_response_decode(const guint8 *data, gsize len, GError **error)
                             KP_KAMEO_MAX_RESPONSE);
                 return NULL;
         }
-        name = read_variant(&r, "SwarmResponse", &has_value, error);
-        if (name == NULL)
+        if (!read_variant(&r, "SwarmResponse", response_kind_names,
+                          G_N_ELEMENTS(response_kind_names), &kind, &other, &has_value, error))
                 return NULL;
-        for (kind = 0; kind < G_N_ELEMENTS(response_kind_names); kind++) {
-                if (g_strcmp0(name, response_kind_names[kind]) == 0)
-                        break;
-        }
-        if (kind == G_N_ELEMENTS(response_kind_names)) {
+        if (kind < 0) {
                 g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
-                            "kameo: unknown SwarmResponse variant '%s'", name);
+                            "kameo: unknown SwarmResponse variant '%s'", other);
                 return NULL;
         }
+        name = response_kind_names[kind].str;
         if (!has_value) {
                 g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
                             "kameo: SwarmResponse::%s without its value", name);
                 return NULL;
         }
-        resp->kind = (KpKameoResponseKind)kind;
+        /* not g_new0(): calloc() is served past glibc's per-thread cache */
+        resp = g_new(KpKameoResponse, 1);
+        *resp = (KpKameoResponse){ .kind = (KpKameoResponseKind)kind };
         if (resp->kind == KP_KAMEO_RESPONSE_OUTBOUND_FAILURE) {
                 if (!read_send_error(&r, resp, FALSE, error))
                         return NULL;
                 return check_end(&r, "response", error) ? g_steal_pointer(&resp) : NULL;
         }
-        result = read_variant(&r, "Result", &has_value, error);
-        if (result == NULL)
+        g_clear_pointer(&other, g_free);
+        if (!read_variant(&r, "Result", result_names, G_N_ELEMENTS(result_names), &result, &other,
+                          &has_value, error))
                 return NULL;
-        if (g_strcmp0(result, "Ok") != 0 && g_strcmp0(result, "Err") != 0) {
+        if (result < 0) {
                 g_set_error(error, KP_ERROR, KP_ERROR_INVALID, "kameo: unknown Result variant '%s'",
-                            result);
+                            other);
                 return NULL;
         }
         if (!has_value) {
                 g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
-                            "kameo: Result::%s without its value", result);
+                            "kameo: Result::%s without its value", result_names[result].str);
                 return NULL;
         }
-        resp->ok = g_strcmp0(result, "Ok") == 0;
+        resp->ok = result == 0;
         if (!resp->ok) {
                 if (!read_send_error(&r, resp, resp->kind == KP_KAMEO_RESPONSE_ASK, error))
                         return NULL;
@@ -1445,13 +1569,14 @@ mp_small_write(void *user_data, const char *buf, size_t len)
 }
 
 static void
-mp_key(msgpack_packer *pk, const char *key)
+mp_key(msgpack_packer *pk, const Name *key)
 {
-        gsize n = strlen(key);
-
-        msgpack_pack_str(pk, n);
-        msgpack_pack_str_body(pk, key, n);
+        msgpack_pack_str(pk, key->len);
+        msgpack_pack_str_body(pk, key->str, key->len);
 }
+
+static const Name ping_fields[] = { NAME("seq") };
+static const Name pong_fields[] = { NAME("seq"), NAME("total") };
 
 GBytes *
 kp_kameo_ping_encode(guint64 seq)
@@ -1461,7 +1586,7 @@ kp_kameo_ping_encode(guint64 seq)
 
         msgpack_packer_init(&pk, &out, mp_small_write);
         msgpack_pack_map(&pk, 1);
-        mp_key(&pk, "seq");
+        mp_key(&pk, &ping_fields[0]);
         msgpack_pack_uint64(&pk, seq);
         return g_bytes_new(out.data, out.len);
 }
@@ -1474,9 +1599,9 @@ kp_kameo_pong_encode(guint64 seq, guint64 total)
 
         msgpack_packer_init(&pk, &out, mp_small_write);
         msgpack_pack_map(&pk, 2);
-        mp_key(&pk, "seq");
+        mp_key(&pk, &pong_fields[0]);
         msgpack_pack_uint64(&pk, seq);
-        mp_key(&pk, "total");
+        mp_key(&pk, &pong_fields[1]);
         msgpack_pack_uint64(&pk, total);
         return g_bytes_new(out.data, out.len);
 }
@@ -1502,7 +1627,7 @@ mp_u64(const msgpack_object *o, const char *what, const char *field, guint64 *re
  * do: a map (string, binary or field-index keys; unknown ones ignored;
  * duplicates refused) or an array of exactly n_fields values. */
 static gboolean
-mp_decode_struct(const guint8 *data, gsize len, const char *what, const char *const *fields,
+mp_decode_struct(const guint8 *data, gsize len, const char *what, const Name *fields,
                  guint n_fields, guint64 *ret, GError **error)
 {
         msgpack_zone zone;
@@ -1532,7 +1657,7 @@ mp_decode_struct(const guint8 *data, gsize len, const char *what, const char *co
                         goto out;
                 }
                 for (guint i = 0; i < n_fields; i++) {
-                        if (!mp_u64(&obj.via.array.ptr[i], what, fields[i], &vals[i], error))
+                        if (!mp_u64(&obj.via.array.ptr[i], what, fields[i].str, &vals[i], error))
                                 goto out;
                 }
                 seen = (1u << n_fields) - 1;
@@ -1548,8 +1673,8 @@ mp_decode_struct(const guint8 *data, gsize len, const char *what, const char *co
                                 guint32 n = k->type == MSGPACK_OBJECT_STR ? k->via.str.size
                                                                           : k->via.bin.size;
                                 for (idx = 0; idx < n_fields; idx++) {
-                                        if (strlen(fields[idx]) == n
-                                            && memcmp(fields[idx], p, n) == 0)
+                                        if (fields[idx].len == n
+                                            && memcmp(fields[idx].str, p, n) == 0)
                                                 break;
                                 }
                         } else if (k->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
@@ -1564,10 +1689,11 @@ mp_decode_struct(const guint8 *data, gsize len, const char *what, const char *co
                                 continue;
                         if (seen & (1u << idx)) {
                                 g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
-                                            "kameo: duplicate field '%s' in %s", fields[idx], what);
+                                            "kameo: duplicate field '%s' in %s", fields[idx].str,
+                                            what);
                                 goto out;
                         }
-                        if (!mp_u64(v, what, fields[idx], &vals[idx], error))
+                        if (!mp_u64(v, what, fields[idx].str, &vals[idx], error))
                                 goto out;
                         seen |= 1u << idx;
                 }
@@ -1579,7 +1705,7 @@ mp_decode_struct(const guint8 *data, gsize len, const char *what, const char *co
         for (guint i = 0; i < n_fields; i++) {
                 if (!(seen & (1u << i))) {
                         g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
-                                    "kameo: missing field '%s' in %s", fields[i], what);
+                                    "kameo: missing field '%s' in %s", fields[i].str, what);
                         goto out;
                 }
         }
@@ -1594,10 +1720,9 @@ out:
 gboolean
 kp_kameo_ping_decode(const guint8 *data, gsize len, guint64 *ret_seq, GError **error)
 {
-        static const char *const fields[] = { "seq" };
         guint64 v[1];
 
-        if (!mp_decode_struct(data, len, "kping::Ping", fields, 1, v, error))
+        if (!mp_decode_struct(data, len, "kping::Ping", ping_fields, 1, v, error))
                 return FALSE;
         *ret_seq = v[0];
         return TRUE;
@@ -1607,10 +1732,9 @@ gboolean
 kp_kameo_pong_decode(const guint8 *data, gsize len, guint64 *ret_seq, guint64 *ret_total,
                      GError **error)
 {
-        static const char *const fields[] = { "seq", "total" };
         guint64 v[2];
 
-        if (!mp_decode_struct(data, len, "kping::Ping reply", fields, 2, v, error))
+        if (!mp_decode_struct(data, len, "kping::Ping reply", pong_fields, 2, v, error))
                 return FALSE;
         *ret_seq = v[0];
         *ret_total = v[1];

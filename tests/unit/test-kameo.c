@@ -397,6 +397,17 @@ test_request_lenient(void)
                       "1b0000000000000002"
                       "ff",
                   7, FALSE, TRUE, 3, 5 },
+                { "variant name as chunked text",
+                  "a1"
+                  "7f"
+                  "62"
+                  "4173"
+                  "61"
+                  "6b"
+                  "ff" /* "As" "k" */
+                  "a5" K_ACTOR_ID V_ACTOR_LOCAL1 K_ARID V_PING_ACTOR K_MRID V_PING K_PAYLOAD
+                  "80" K_IMMEDIATE "f4",
+                  1, FALSE, FALSE, 0, 0 },
                 { "undefined is None; a Tell ignores reply_timeout",
                   TELL "a7" K_ACTOR_ID V_ACTOR_LOCAL1 K_ARID V_PING_ACTOR K_MRID V_PING K_PAYLOAD
                        "80" K_MAILBOX "f7" K_REPLY "37" /* any value: ignored */ K_IMMEDIATE "f4",
@@ -504,6 +515,10 @@ test_request_malformed(void)
                   KP_ERROR_INVALID, "message_remote_id is not valid UTF-8" },
                 { ASK "a5" K_ACTOR_ID V_ACTOR_LOCAL1 K_ARID "62"
                       "6100" K_MRID V_PING K_PAYLOAD "80" K_IMMEDIATE "f4",
+                  KP_ERROR_INVALID, "actor_remote_id contains a NUL byte" },
+                /* a NUL is named whatever else is wrong, even after bad UTF-8 */
+                { ASK "a5" K_ACTOR_ID V_ACTOR_LOCAL1 K_ARID "63"
+                      "ff6100" K_MRID V_PING K_PAYLOAD "80" K_IMMEDIATE "f4",
                   KP_ERROR_INVALID, "actor_remote_id contains a NUL byte" },
                 { ASK "a1"
                       "01"
@@ -793,6 +808,37 @@ test_response_encode_errors(void)
         enc = kp_kameo_response_encode(ok, &error);
         g_assert_no_error(error);
         assert_bytes_hex(enc, ASK OK "80");
+}
+
+/* Error text longer than the room an encoder reserves for a response's
+ * heads and names: the buffer grows, the bytes are the same. */
+static void
+test_response_long_text(void)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(KpKameoResponse) resp = kp_kameo_response_new_error(
+            KP_KAMEO_RESPONSE_ASK, KP_KAMEO_SEND_ERROR_SERIALIZE_MESSAGE);
+        g_autoptr(KpKameoResponse) back = NULL;
+        g_autoptr(GBytes) enc = NULL;
+        g_autoptr(GString) hex
+            = g_string_new(ASK ERR "a1"
+                                   "70"
+                                   "53657269616c697a654d657373616765" /* SerializeMessage */
+                                   "79012c");
+
+        resp->text = g_malloc(301);
+        memset(resp->text, 'x', 300);
+        resp->text[300] = '\0';
+        for (guint i = 0; i < 300; i++)
+                g_string_append(hex, "78");
+        enc = kp_kameo_response_encode(resp, &error);
+        g_assert_no_error(error);
+        assert_bytes_hex(enc, hex->str);
+        back = kp_kameo_response_decode(g_bytes_get_data(enc, NULL), g_bytes_get_size(enc), &error);
+        g_assert_no_error(error);
+        g_assert_false(back->ok);
+        g_assert_cmpint(back->error, ==, KP_KAMEO_SEND_ERROR_SERIALIZE_MESSAGE);
+        g_assert_cmpstr(back->text, ==, resp->text);
 }
 
 static void
@@ -1176,6 +1222,7 @@ main(int argc, char **argv)
         g_test_add_func("/kameo/request/limits", test_request_limits);
         g_test_add_func("/kameo/response/vectors", test_response_vectors);
         g_test_add_func("/kameo/response/encode-errors", test_response_encode_errors);
+        g_test_add_func("/kameo/response/long-text", test_response_long_text);
         g_test_add_func("/kameo/response/malformed", test_response_malformed);
         g_test_add_func("/kameo/msgpack/vectors", test_msgpack_vectors);
         g_test_add_func("/kameo/msgpack/lenient", test_msgpack_lenient);
