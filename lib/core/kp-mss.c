@@ -117,6 +117,12 @@ kp_mss_encode_message(GByteArray *out, const char *line_without_newline)
                             strlen(line_without_newline));
 }
 
+/* KP_MSS_PROTOCOL_ID as a message (length, text, newline): every stream
+ * starts with it. */
+static const guint8 kp_mss_header[] = "\x13" KP_MSS_PROTOCOL_ID "\n";
+G_STATIC_ASSERT(sizeof kp_mss_header - 1 == 1 + sizeof KP_MSS_PROTOCOL_ID);
+G_STATIC_ASSERT(sizeof KP_MSS_PROTOCOL_ID == 0x13);
+
 /* Takes @protocols. */
 static KpMss *
 kp_mss_new(KpMssRole role, GPtrArray *protocols)
@@ -128,7 +134,7 @@ kp_mss_new(KpMssRole role, GPtrArray *protocols)
         mss->phase = KP_MSS_PHASE_HEADER;
         mss->protocols = protocols;
         mss->out = g_byte_array_sized_new(KP_MSS_OUT_RESERVE);
-        kp_mss_encode_message(mss->out, KP_MSS_PROTOCOL_ID);
+        g_byte_array_append(mss->out, kp_mss_header, sizeof kp_mss_header - 1);
         return mss;
 }
 
@@ -259,6 +265,13 @@ kp_mss_get_protocol(KpMss *mss)
         return NULL;
 }
 
+char *
+kp_mss_steal_protocol(KpMss *mss)
+{
+        g_return_val_if_fail(mss != NULL && mss->state == KP_MSS_DONE, NULL);
+        return g_steal_pointer(&mss->protocol);
+}
+
 gboolean
 kp_mss_may_send(KpMss *mss)
 {
@@ -346,10 +359,10 @@ kp_mss_dialer_handle(KpMss *mss, const guint8 *line, gsize len, GError **error)
 }
 
 static gboolean
-kp_mss_listener_accepts(KpMss *mss, const char *proposal)
+kp_mss_listener_accepts(KpMss *mss, const guint8 *line, gsize len, const char *proposal)
 {
         for (guint i = 0; i < mss->protocols->len; i++) {
-                if (g_strcmp0(g_ptr_array_index(mss->protocols, i), proposal) == 0)
+                if (kp_mss_line_is(line, len, g_ptr_array_index(mss->protocols, i)))
                         return TRUE;
         }
         return mss->match_func != NULL && mss->match_func(proposal, mss->match_data);
@@ -379,7 +392,7 @@ kp_mss_listener_handle(KpMss *mss, const guint8 *line, gsize len, GError **error
                                     quoted);
         }
         proposal = g_strndup((const char *)line, len);
-        if (!is_ls && kp_mss_listener_accepts(mss, proposal)) {
+        if (!is_ls && kp_mss_listener_accepts(mss, line, len, proposal)) {
                 kp_mss_encode_bytes(mss->out, line, len);
                 mss->protocol = g_steal_pointer(&proposal);
                 mss->state = KP_MSS_DONE;

@@ -96,6 +96,9 @@ KpMssState kp_mss_get_state(KpMss *mss);
 /* The agreed protocol once DONE, else NULL; for a lazy dialer, its single
  * protocol from the start (it is already speaking it). */
 const char *kp_mss_get_protocol(KpMss *mss);
+/* The agreed protocol (KP_MSS_DONE only), handed over: @mss is to be freed
+ * next, and kp_mss_get_protocol() then returns NULL. */
+char *kp_mss_steal_protocol(KpMss *mss);
 
 /* TRUE when the caller may write application data: DONE, or a lazy dialer
  * that has not failed. */

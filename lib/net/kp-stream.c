@@ -222,7 +222,7 @@ kp_stream_finish(KpStream *stream, const GError *error)
 static void
 on_negotiated(KpStream *stream)
 {
-        stream->protocol = g_strdup(kp_mss_get_protocol(stream->mss));
+        stream->protocol = kp_mss_steal_protocol(stream->mss);
         g_clear_pointer(&stream->mss, kp_mss_free);
         if (!stream->outbound) {
                 gpointer handler_data = NULL;

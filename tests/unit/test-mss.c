@@ -192,6 +192,12 @@ test_mss_negotiate_chunked(void)
                 g_assert_true(kp_mss_may_send(dialer));
                 g_assert_true(kp_mss_may_send(listener));
                 g_assert_true(kp_mss_feed_eof(dialer, NULL));
+                {
+                        g_autofree char *taken = kp_mss_steal_protocol(listener);
+
+                        g_assert_cmpstr(taken, ==, "/yamux/1.0.0");
+                        g_assert_null(kp_mss_get_protocol(listener));
+                }
         }
 }
 
