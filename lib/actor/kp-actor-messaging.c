@@ -15,9 +15,13 @@ typedef struct {
 
 struct _KpActorServer {
         KpHost *host;
-        GHashTable *handlers;        /* "actor\nmessage" -> KpActorHandler */
-        GHashTable *actors;          /* guint64* seq -> char* actor_remote_id */
-        GHashTable *per_peer;        /* &KpActorPeerCount.peer -> KpActorPeerCount* (owned) */
+        GHashTable *handlers;         /* "actor\nmessage" -> KpActorHandler */
+        GHashTable *actors;           /* guint64* seq -> char* actor_remote_id */
+        GHashTable *per_peer;         /* &KpActorPeerCount.peer -> KpActorPeerCount* (owned) */
+        guint n_idle_counts;          /* entries of @per_peer at zero */
+        KpActorHandler *last_handler; /* of lookup_handler(), in @handlers */
+        char *last_actor_remote_id;
+        char *last_message_remote_id;
         KpDeadlines *read_deadlines; /* of KpActorRequest*, until their FIN */
         KpActorLimits limits;
         KpLogLimiter refusals; /* MaxRequestsPerPeer lines */
@@ -78,13 +82,25 @@ request_unref(KpActorRequest *r)
         g_free(r);
 }
 
+static gboolean
+peer_count_is_idle(gpointer key, gpointer value, gpointer user_data)
+{
+        const KpActorPeerCount *count = value;
+
+        return count->n_open == 0;
+}
+
 static void
 per_peer_release(KpActorRequest *r)
 {
-        if (r->server == NULL || r->counted == NULL)
+        KpActorServer *s = r->server;
+
+        if (s == NULL || r->counted == NULL)
                 return;
-        if (--r->counted->n_open == 0)
-                g_hash_table_remove(r->server->per_peer, &r->peer);
+        if (--r->counted->n_open == 0 && ++s->n_idle_counts > KP_ACTOR_MAX_IDLE_PEER_COUNTS) {
+                g_hash_table_foreach_remove(s->per_peer, peer_count_is_idle, NULL);
+                s->n_idle_counts = 0;
+        }
         r->counted = NULL;
 }
 
@@ -217,13 +233,32 @@ kp_actor_request_get_kind(KpActorRequest *r)
 
 /* Dispatch in kameo 0.19's order: (actor type, message) pair, then the
  * running actor, then its type; the payload is the handler's to decode. */
+/* The handler for an (actor type, message) pair; the last one found is
+ * remembered, as a client asks the same pair over and over. */
+static KpActorHandler *
+lookup_handler(KpActorServer *s, const char *actor_remote_id, const char *message_remote_id)
+{
+        g_autofree char *key = NULL;
+
+        if (s->last_handler != NULL && g_str_equal(s->last_actor_remote_id, actor_remote_id)
+            && g_str_equal(s->last_message_remote_id, message_remote_id))
+                return s->last_handler;
+        key = g_strconcat(actor_remote_id, "\n", message_remote_id, NULL);
+        s->last_handler = g_hash_table_lookup(s->handlers, key);
+        if (s->last_handler != NULL) {
+                g_free(s->last_actor_remote_id);
+                g_free(s->last_message_remote_id);
+                s->last_actor_remote_id = g_strdup(actor_remote_id);
+                s->last_message_remote_id = g_strdup(message_remote_id);
+        }
+        return s->last_handler;
+}
+
 static void
 dispatch(KpActorRequest *r, KpKameoRequest *req)
 {
         KpActorServer *s = r->server;
-        g_autofree char *key
-            = g_strconcat(req->actor_remote_id, "\n", req->message_remote_id, NULL);
-        KpActorHandler *h = g_hash_table_lookup(s->handlers, key);
+        KpActorHandler *h = lookup_handler(s, req->actor_remote_id, req->message_remote_id);
         const char *running_type;
         gsize len;
         const guint8 *payload;
@@ -356,6 +391,8 @@ on_messaging_stream(KpStream *stream, gpointer user_data)
                 count = g_new0(KpActorPeerCount, 1);
                 count->peer = *peer;
                 g_hash_table_insert(s->per_peer, &count->peer, count);
+        } else if (count->n_open == 0) {
+                s->n_idle_counts--;
         }
         count->n_open++;
         r = g_new0(KpActorRequest, 1);
@@ -397,6 +434,8 @@ kp_actor_server_free(KpActorServer *s)
         g_hash_table_unref(s->per_peer);
         kp_log_limiter_clear(&s->refusals);
         kp_deadlines_free(s->read_deadlines);
+        g_free(s->last_actor_remote_id);
+        g_free(s->last_message_remote_id);
         g_free(s);
 }
 
@@ -425,6 +464,8 @@ kp_actor_server_add_handler(KpActorServer *s, const char *actor_remote_id,
 
         h->func = func;
         h->user_data = user_data;
+        /* a replaced handler is freed: forget the remembered one */
+        s->last_handler = NULL;
         g_hash_table_replace(s->handlers,
                              g_strconcat(actor_remote_id, "\n", message_remote_id, NULL), h);
 }

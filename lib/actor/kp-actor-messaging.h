@@ -23,6 +23,11 @@ G_BEGIN_DECLS
 /* Refusals logged per server at most once per interval; the rest are summed
  * up in one line at its end. */
 #define KP_ACTOR_REFUSAL_LOG_INTERVAL_MS 1000
+
+/* Per-peer request counts that fell to zero are kept for the peer's next
+ * request (a sequential client's count goes 0, 1, 0 every ask) until this
+ * many have piled up; then every zero count is dropped at once. */
+#define KP_ACTOR_MAX_IDLE_PEER_COUNTS 64
 /* An ask without a reply by then fails with KP_ERROR_TIMEOUT. */
 #define KP_ACTOR_DEFAULT_ASK_TIMEOUT_MS 10000
 

@@ -98,6 +98,20 @@ else
         not_ok "-q --json prints only the summary (total 110)" "$(cat "$TMP/pq")"
 fi
 
+# more one-ping clients (each its own peer id) than kpingd keeps idle
+# per-peer request counts (KP_ACTOR_MAX_IDLE_PEER_COUNTS, 64): the idle
+# counts are dropped on the way and every client is still answered
+n_ok=0
+for _ in $(seq 70); do
+        ping -c 1 -q --json "$old" >"$TMP/po" 2>&1 && grep -q '"received":1' "$TMP/po" && n_ok=$((n_ok + 1))
+done
+ping -c 1 -i 0 --json "$old" >"$TMP/pl" 2>&1
+if [ "$n_ok" = 70 ] && [ "$(pongs "$TMP/pl" | cut -d' ' -f2)" = 181 ]; then
+        ok "70 one-ping clients answered, then total 181"
+else
+        not_ok "70 one-ping clients answered, then total 181" "$n_ok answered" "$(cat "$TMP/pl")"
+fi
+
 # ---- unknown actor -----------------------------------------------------------
 expect_exit "unknown actor exits 2" 2 "actor 'x' not found" "$KPINGCTL" ping -c 1 --actor x "${ADDR[a]}"
 
