@@ -174,6 +174,20 @@ kp_mss_new_dialer(const char *const *protocols, gboolean lazy)
 }
 
 KpMss *
+kp_mss_new_dialer_shared(GPtrArray *protocols, gboolean lazy)
+{
+        KpMss *mss;
+
+        g_return_val_if_fail(protocols != NULL && protocols->len > 0, NULL);
+        g_return_val_if_fail(!lazy || protocols->len == 1, NULL);
+
+        mss = kp_mss_new(KP_MSS_ROLE_DIALER, g_ptr_array_ref(protocols));
+        mss->lazy = lazy;
+        kp_mss_encode_message(mss->out, g_ptr_array_index(protocols, 0));
+        return mss;
+}
+
+KpMss *
 kp_mss_new_listener(const char *const *protocols)
 {
         g_return_val_if_fail(protocols != NULL, NULL);

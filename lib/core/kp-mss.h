@@ -64,6 +64,9 @@ KpMss *kp_mss_new_listener(const char *const *protocols);
  * has checked every id with kp_mss_protocol_id_is_valid() and replaces the
  * array rather than changing it. */
 KpMss *kp_mss_new_listener_shared(GPtrArray *protocols);
+/* The same for a dialer (kp_mss_new_dialer()): @protocols is proposed in
+ * order, and must hold exactly one id when @lazy. */
+KpMss *kp_mss_new_dialer_shared(GPtrArray *protocols, gboolean lazy);
 
 /* Listener only. @destroy is called on @user_data when @mss is freed. */
 void kp_mss_set_match_func(KpMss *mss, KpMssMatchFunc func, gpointer user_data,

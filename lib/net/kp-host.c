@@ -44,12 +44,13 @@ struct _KpHost {
         const KpKeypair *identity;
         KpPeerId self;
         KpNoiseStaticKey *noise_key;
-        GHashTable *handlers;    /* protocol -> KpHandler */
-        GPtrArray *protocols;    /* sorted keys of @handlers; replaced, never changed */
-        GPtrArray *acceptors;    /* KpAcceptor*, one per listening socket */
-        GPtrArray *listen_addrs; /* KpMultiaddr* */
-        GHashTable *connections; /* KpConnection* -> KpHostConnData* */
-        GArray *listeners;       /* KpHostListener */
+        GHashTable *handlers;       /* protocol -> KpHandler */
+        GPtrArray *protocols;       /* sorted keys of @handlers; replaced, never changed */
+        GHashTable *dial_protocols; /* protocol id -> GPtrArray of it alone, for dialers */
+        GPtrArray *acceptors;       /* KpAcceptor*, one per listening socket */
+        GPtrArray *listen_addrs;    /* KpMultiaddr* */
+        GHashTable *connections;    /* KpConnection* -> KpHostConnData* */
+        GArray *listeners;          /* KpHostListener */
         KpHostLimits limits;
         GHashTable *per_ip; /* IP text -> KpIpCount */
         guint n_pending;    /* connections in their handshake */
@@ -129,6 +130,8 @@ kp_host_new(const KpKeypair *identity)
         host->noise_key = kp_noise_static_key_new(identity);
         host->handlers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         host->protocols = g_ptr_array_new_null_terminated(1, g_free, TRUE);
+        host->dial_protocols = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                                     (GDestroyNotify)g_ptr_array_unref);
         host->listen_addrs = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
         host->connections = g_hash_table_new_full(NULL, NULL, NULL, g_free);
         host->pending_dials = g_hash_table_new_full(kp_peer_id_hash, kp_peer_id_equal_func, g_free,
@@ -163,6 +166,7 @@ kp_host_free(KpHost *host)
         }
         g_hash_table_unref(host->handlers);
         g_ptr_array_unref(host->protocols);
+        g_hash_table_unref(host->dial_protocols);
         g_ptr_array_unref(host->listen_addrs);
         g_array_unref(host->listeners);
         kp_noise_static_key_unref(host->noise_key);
@@ -346,6 +350,38 @@ GPtrArray *
 kp_host_get_protocol_list(KpHost *host)
 {
         return host->protocols;
+}
+
+GPtrArray *
+kp_host_get_dial_protocols(KpHost *host, const char *const *protocols, GError **error)
+{
+        g_autoptr(GPtrArray) list = NULL;
+        GPtrArray *known;
+
+        if (protocols == NULL || protocols[0] == NULL) {
+                g_set_error(error, KP_ERROR, KP_ERROR_INVALID, "no protocol to propose");
+                return NULL;
+        }
+        if (protocols[1] == NULL) {
+                known = g_hash_table_lookup(host->dial_protocols, protocols[0]);
+                if (known != NULL)
+                        return g_ptr_array_ref(known);
+        }
+        list = g_ptr_array_new_with_free_func(g_free);
+        for (gsize i = 0; protocols[i] != NULL; i++) {
+                if (!kp_mss_protocol_id_is_valid(protocols[i])) {
+                        g_set_error(error, KP_ERROR, KP_ERROR_INVALID,
+                                    "\"%s\" is not a protocol id", protocols[i]);
+                        return NULL;
+                }
+                g_ptr_array_add(list, g_strdup(protocols[i]));
+        }
+        /* Only the few ids this process dials are kept: the host's own
+         * services and what its callers propose. */
+        if (list->len == 1 && g_hash_table_size(host->dial_protocols) < KP_HOST_MAX_DIAL_PROTOCOLS)
+                g_hash_table_insert(host->dial_protocols, g_strdup(protocols[0]),
+                                    g_ptr_array_ref(list));
+        return g_steal_pointer(&list);
 }
 
 KpStreamHandlerFunc

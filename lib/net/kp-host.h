@@ -17,6 +17,10 @@ G_BEGIN_DECLS
 /* A connection whose security and muxer are not in place by then is closed
  * (the default; kp_host_set_handshake_timeout() changes it within the
  * bounds below). */
+/* Single-protocol proposal lists a host keeps for its streams
+ * (kp_host_get_dial_protocols()); past this many they are made per stream. */
+#define KP_HOST_MAX_DIAL_PROTOCOLS 32
+
 #define KP_HOST_HANDSHAKE_TIMEOUT_MS     10000
 #define KP_HOST_HANDSHAKE_TIMEOUT_MIN_MS 100
 #define KP_HOST_HANDSHAKE_TIMEOUT_MAX_MS (10 * 60 * 1000)
@@ -208,6 +212,11 @@ const char *const *kp_host_get_protocols(KpHost *host);
 /* The same as an array (of char*) for kp_mss_new_listener_shared(); a new
  * one replaces it when a handler is added. */
 GPtrArray *kp_host_get_protocol_list(KpHost *host);
+/* @protocols (NULL-terminated, at least one) as a checked array for
+ * kp_mss_new_dialer_shared(), a new reference; NULL with @error when an id
+ * is not a valid protocol id. A single protocol is kept by the host and
+ * shared by every stream that proposes it. */
+GPtrArray *kp_host_get_dial_protocols(KpHost *host, const char *const *protocols, GError **error);
 
 /* Binds and listens; tcp/0 picks a free port. */
 gboolean kp_host_listen(KpHost *host, const KpMultiaddr *addr, GError **error);

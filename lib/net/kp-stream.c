@@ -346,13 +346,12 @@ kp_stream_start_inbound(KpStream *stream)
 gboolean
 kp_stream_start_outbound(KpStream *stream, const char *const *protocols, GError **error)
 {
-        guint n = g_strv_length((char **)protocols);
+        g_autoptr(GPtrArray) list
+            = kp_host_get_dial_protocols(stream->conn->host, protocols, error);
 
-        if (n == 0) {
-                g_set_error(error, KP_ERROR, KP_ERROR_INVALID, "no protocol to propose");
+        if (list == NULL)
                 return FALSE;
-        }
-        stream->mss = kp_mss_new_dialer(protocols, n == 1);
+        stream->mss = kp_mss_new_dialer_shared(list, list->len == 1);
         write_mss_output(stream);
         /* With several protocols no data follows until the listener answers:
          * the proposal must go out now, not with the next write. */

@@ -61,6 +61,52 @@ test_host_handshake_timeout_setting(void)
         g_assert_cmpuint(kp_host_get_handshake_timeout(host), ==, KP_HOST_HANDSHAKE_TIMEOUT_MAX_MS);
 }
 
+/* Single-protocol proposals are checked once and shared, up to
+ * KP_HOST_MAX_DIAL_PROTOCOLS; lists and bad ids are not kept. */
+static void
+test_host_dial_protocols(void)
+{
+        static const guint8 seed[KP_ED25519_SEED_BYTES] = { 8 };
+        static const char *const one[] = { "/kameo/messaging/1.0.0", NULL };
+        static const char *const two[] = { "/a/1", "/b/1", NULL };
+        static const char *const bad[] = { "no-slash", NULL };
+        static const char *const none[] = { NULL };
+        g_autoptr(KpKeypair) identity = kp_keypair_new_from_seed(seed);
+        g_autoptr(KpHost) host = kp_host_new(identity);
+        g_autoptr(GPtrArray) a = kp_host_get_dial_protocols(host, one, NULL);
+        g_autoptr(GPtrArray) b = kp_host_get_dial_protocols(host, one, NULL);
+        g_autoptr(GPtrArray) c = kp_host_get_dial_protocols(host, two, NULL);
+        g_autoptr(GPtrArray) d = kp_host_get_dial_protocols(host, two, NULL);
+        g_autoptr(GError) error = NULL;
+
+        g_assert_nonnull(a);
+        g_assert_true(a == b);
+        g_assert_cmpuint(a->len, ==, 1);
+        g_assert_cmpstr(g_ptr_array_index(a, 0), ==, "/kameo/messaging/1.0.0");
+        g_assert_cmpuint(c->len, ==, 2);
+        g_assert_cmpstr(g_ptr_array_index(c, 1), ==, "/b/1");
+        g_assert_true(c != d);
+        g_assert_null(kp_host_get_dial_protocols(host, bad, &error));
+        g_assert_error(error, KP_ERROR, KP_ERROR_INVALID);
+        g_clear_error(&error);
+        g_assert_null(kp_host_get_dial_protocols(host, none, &error));
+        g_assert_error(error, KP_ERROR, KP_ERROR_INVALID);
+        /* past the limit, lists are still made, only not kept */
+        for (guint i = 0; i < KP_HOST_MAX_DIAL_PROTOCOLS + 2; i++) {
+                g_autofree char *id = g_strdup_printf("/p/%u", i);
+                const char *const list[] = { id, NULL };
+                g_autoptr(GPtrArray) got = kp_host_get_dial_protocols(host, list, NULL);
+                g_autoptr(GPtrArray) again = kp_host_get_dial_protocols(host, list, NULL);
+
+                g_assert_cmpstr(g_ptr_array_index(got, 0), ==, id);
+                /* one slot went to /kameo/messaging/1.0.0 */
+                if (i + 1 < KP_HOST_MAX_DIAL_PROTOCOLS)
+                        g_assert_true(got == again);
+                else
+                        g_assert_true(got != again);
+        }
+}
+
 /* A peer that connects and says nothing is dropped after the configured
  * timeout, reported with its address, and leaves no connection behind. */
 static void
@@ -644,5 +690,6 @@ main(int argc, char **argv)
                         test_host_many_silent_peers_time_out);
         g_test_add_func("/host/stream/several-protocols", test_host_stream_several_protocols);
         g_test_add_func("/host/dial/joins-pending", test_host_dial_joins_pending);
+        g_test_add_func("/host/dial/protocols", test_host_dial_protocols);
         return g_test_run();
 }

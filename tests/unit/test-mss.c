@@ -201,6 +201,39 @@ test_mss_negotiate_chunked(void)
         }
 }
 
+/* A dialer sharing its proposal list writes the same bytes as one that
+ * copies it, and negotiates the same way, lazily or not. */
+static void
+test_mss_dialer_shared(void)
+{
+        const char *protos[] = { "/yamux/1.0.0", NULL };
+        const char *lprotos[] = { "/mplex/6.7.0", "/yamux/1.0.0", NULL };
+        g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func(g_free);
+
+        g_ptr_array_add(list, g_strdup("/yamux/1.0.0"));
+        for (int lazy = 0; lazy <= 1; lazy++) {
+                g_autoptr(KpMss) copying = kp_mss_new_dialer(protos, lazy);
+                g_autoptr(KpMss) sharing = kp_mss_new_dialer_shared(list, lazy);
+                g_autoptr(KpMss) listener = kp_mss_new_listener(lprotos);
+                g_autoptr(GError) derr = NULL;
+                g_autoptr(GError) lerr = NULL;
+                const guint8 *a, *b;
+                gsize alen = kp_mss_peek_output(copying, &a);
+                gsize blen = kp_mss_peek_output(sharing, &b);
+
+                g_assert_cmpmem(a, alen, b, blen);
+                g_assert_cmpint(kp_mss_may_send(sharing), ==, lazy);
+                pump(sharing, listener, 1000, "dialer-app-data", "listener-app-data", &derr, &lerr);
+                g_assert_no_error(derr);
+                g_assert_no_error(lerr);
+                g_assert_cmpint(kp_mss_get_state(sharing), ==, KP_MSS_DONE);
+                g_assert_cmpstr(kp_mss_get_protocol(sharing), ==, "/yamux/1.0.0");
+        }
+        /* the list is the caller's still */
+        g_assert_cmpuint(list->len, ==, 1);
+        g_assert_cmpstr(g_ptr_array_index(list, 0), ==, "/yamux/1.0.0");
+}
+
 static void
 test_mss_na_fallback(void)
 {
@@ -809,6 +842,7 @@ main(int argc, char **argv)
 {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/mss/vectors", test_mss_vectors);
+        g_test_add_func("/mss/dialer-shared", test_mss_dialer_shared);
         g_test_add_func("/mss/initial-output", test_mss_initial_output);
         g_test_add_func("/mss/negotiate-chunked", test_mss_negotiate_chunked);
         g_test_add_func("/mss/na-fallback", test_mss_na_fallback);
