@@ -184,6 +184,10 @@ send_response(KpActorRequest *r, KpKameoResponse *resp)
         kp_stream_write(r->stream, data, len);
         kp_stream_close_write(r->stream);
         kp_connection_release_output(conn);
+        /* The only request on the connection (a sequential client): its
+         * reply need not wait for the rest of the read. */
+        if (kp_connection_get_n_streams(conn) == 0)
+                kp_connection_flush_now(conn);
         kp_connection_unref(conn);
 }
 
@@ -680,4 +684,8 @@ kp_actor_ask(KpConnection *conn, const KpKameoRequest *request, guint timeout_ms
         kp_connection_release_output(conn);
         if (kp_stream_get_connection(stream) != NULL)
                 s->starting = FALSE;
+        /* Alone but for the ask just answered (a sequential session): the
+         * request leaves now, not after that ask's bookkeeping. */
+        if (kp_connection_get_n_streams(conn) <= KP_ACTOR_LONE_ASK_STREAMS)
+                kp_connection_flush_now(conn);
 }

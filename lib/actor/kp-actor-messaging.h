@@ -31,6 +31,11 @@ G_BEGIN_DECLS
 /* An ask without a reply by then fails with KP_ERROR_TIMEOUT. */
 #define KP_ACTOR_DEFAULT_ASK_TIMEOUT_MS 10000
 
+/* An ask is written at once, not at the end of the read being handled,
+ * while its connection has no more streams open than this: itself and the
+ * ask whose answer started it. */
+#define KP_ACTOR_LONE_ASK_STREAMS 2
+
 typedef struct _KpActorServer KpActorServer;
 typedef struct _KpActorRequest KpActorRequest;
 

@@ -15,10 +15,6 @@
  * pending, not only at the end of the read (see kp_connection_flush). */
 #define KP_CONNECTION_EARLY_FLUSH_BYTES 4096
 
-/* ... and at once while the connection has no more streams open than this
- * (a sequential ask: the one being answered and the next one). */
-#define KP_CONNECTION_LONE_STREAMS 2
-
 typedef enum {
         KP_CONNECTION_STAGE_SECURITY, /* multistream-select for /noise */
         KP_CONNECTION_STAGE_NOISE,    /* Noise XX handshake */

@@ -136,6 +136,13 @@ KpHost *kp_connection_get_host(KpConnection *conn);
  * writing a request and closing it so makes one yamux frame. */
 void kp_connection_hold_output(KpConnection *conn);
 void kp_connection_release_output(KpConnection *conn);
+/* Writes what is pending at once, even while input is being handled, where
+ * output otherwise waits for the end of the read to share one write: for a
+ * request or reply with nothing to share it with, which then leaves before
+ * the rest of the read's bookkeeping. */
+void kp_connection_flush_now(KpConnection *conn);
+/* Streams open on the connection. */
+guint kp_connection_get_n_streams(KpConnection *conn);
 
 /* Opens a stream proposing @protocols in order. With one protocol the
  * proposal travels with the first data (no round trip). NULL with @error

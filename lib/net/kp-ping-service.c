@@ -156,6 +156,7 @@ kp_ping_client_new(KpConnection *conn, KpPingFunc func, gpointer user_data, GErr
 void
 kp_ping_client_send(KpPingClient *client, guint64 seq)
 {
+        KpConnection *conn;
         KpPingInFlight *p;
 
         if (client->closed || client->stream == NULL)
@@ -170,7 +171,16 @@ kp_ping_client_send(KpPingClient *client, guint64 seq)
         client->random_used += sizeof p->payload;
         p->sent_us = g_get_monotonic_time();
         g_queue_push_tail(&client->in_flight, p);
+        conn = kp_stream_get_connection(client->stream);
+        if (conn == NULL)
+                return;
+        kp_connection_ref(conn);
         kp_stream_write(client->stream, p->payload, sizeof p->payload);
+        /* A ping alone in flight leaves now, not at the end of the read
+         * that brought the previous pong. */
+        if (g_queue_get_length(&client->in_flight) == 1)
+                kp_connection_flush_now(conn);
+        kp_connection_unref(conn);
 }
 
 guint
