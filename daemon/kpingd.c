@@ -385,7 +385,10 @@ run_daemon(Kpingd *d)
                                 kpingd_ping_actor_get_seq(d->ping_actor),
                                 KP_KAMEO_PING_ACTOR_REMOTE_ID, NULL, on_actor_registered, d);
         start_watchdog();
-        g_timeout_add_seconds(KPINGD_STATUS_INTERVAL_S, on_status_timeout, d);
+        /* Outside systemd nobody reads STATUS=: no timer in every loop
+         * iteration for it. */
+        if (kpingd_sd_notify_enabled())
+                g_timeout_add_seconds(KPINGD_STATUS_INTERVAL_S, on_status_timeout, d);
         g_unix_signal_add(SIGTERM, on_stop_signal, d);
         g_unix_signal_add(SIGINT, on_stop_signal, d);
         g_main_loop_run(d->loop);
