@@ -4,6 +4,7 @@
 #include "core/kp-mss.h"
 #include "core/kp-noise.h"
 #include "core/kp-yamux.h"
+#include "net/kp-deadlines.h"
 #include "net/kp-host.h"
 #include "net/kp-socket-pump.h"
 
@@ -51,7 +52,7 @@ struct _KpConnection {
         KpYamuxSession *yamux;
         GHashTable *streams; /* stream id -> KpStream* (owned) */
 
-        guint idle_timeout_id;
+        KpDeadline idle_deadline; /* in the host's idle deadlines once open */
         guint idle_timeout_ms;    /* the host's when the connection was made */
         guint64 n_refused_logged; /* yamux's refused stream count, as logged */
         gint64 last_input_us;
@@ -103,6 +104,12 @@ KpStreamHandlerFunc kp_host_lookup_handler(KpHost *host, const char *protocol,
                                            gpointer *ret_user_data);
 /* The host's Noise static key, signed once, for every connection. */
 KpNoiseStaticKey *kp_host_get_noise_static_key(KpHost *host);
+/* The idle timeouts of the host's open connections: one main-loop timer for
+ * all of them, not a GSource each that every loop iteration visits. */
+KpDeadlines *kp_host_get_idle_deadlines(KpHost *host);
+
+/* kp-connection.c: the KpDeadlineFunc of kp_host_get_idle_deadlines(). */
+void kp_connection_on_idle_deadline(gpointer data, gpointer user_data);
 
 /* Why a connection or stream was refused: one rate-limited log line each. */
 typedef enum {

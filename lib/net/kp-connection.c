@@ -23,7 +23,7 @@ kp_connection_unref(KpConnection *conn)
 {
         if (conn == NULL || !g_atomic_int_dec_and_test(&conn->ref_count))
                 return;
-        g_clear_handle_id(&conn->idle_timeout_id, g_source_remove);
+        kp_deadline_cancel(&conn->idle_deadline);
         g_clear_pointer(&conn->streams, g_hash_table_unref);
         g_clear_pointer(&conn->pump, kp_socket_pump_free);
         g_clear_pointer(&conn->mss, kp_mss_free);
@@ -221,7 +221,7 @@ connection_fail(KpConnection *conn, const GError *error)
         if (conn->yamux != NULL)
                 write_yamux_output(conn);
         conn->stage = KP_CONNECTION_STAGE_CLOSED;
-        g_clear_handle_id(&conn->idle_timeout_id, g_source_remove);
+        kp_deadline_cancel(&conn->idle_deadline);
         kp_socket_pump_close(conn->pump);
         stream_error = error != NULL ? g_error_copy(error)
                                      : g_error_new(KP_ERROR, KP_ERROR_CLOSED, "connection closed");
@@ -246,22 +246,20 @@ kp_connection_abort(KpConnection *conn, const GError *error)
         connection_fail(conn, error);
 }
 
-static gboolean
-on_idle_timeout(gpointer user_data)
+void
+kp_connection_on_idle_deadline(gpointer data, gpointer user_data)
 {
-        KpConnection *conn = user_data;
+        KpConnection *conn = data;
         gint64 idle_ms = (g_get_monotonic_time() - conn->last_input_us) / 1000;
         g_autoptr(GError) error = NULL;
 
-        conn->idle_timeout_id = 0;
         if (idle_ms < conn->idle_timeout_ms) {
-                conn->idle_timeout_id = g_timeout_add((guint)(conn->idle_timeout_ms - idle_ms),
-                                                      on_idle_timeout, conn);
-                return G_SOURCE_REMOVE;
+                kp_deadlines_add(kp_host_get_idle_deadlines(conn->host), &conn->idle_deadline,
+                                 (guint)(conn->idle_timeout_ms - idle_ms), conn);
+                return;
         }
         error = g_error_new(KP_ERROR, KP_ERROR_TIMEOUT, "idle for %u ms", conn->idle_timeout_ms);
         connection_fail(conn, error);
-        return G_SOURCE_REMOVE;
 }
 
 static void
@@ -276,7 +274,8 @@ start_yamux(KpConnection *conn)
         conn->stage = KP_CONNECTION_STAGE_OPEN;
         g_clear_pointer(&conn->mss, kp_mss_free);
         conn->upgrade_us = g_get_monotonic_time() - conn->connected_us;
-        conn->idle_timeout_id = g_timeout_add(conn->idle_timeout_ms, on_idle_timeout, conn);
+        kp_deadlines_add(kp_host_get_idle_deadlines(conn->host), &conn->idle_deadline,
+                         conn->idle_timeout_ms, conn);
         if (conn->host_callbacks.established != NULL)
                 conn->host_callbacks.established(conn, conn->host_data);
 }

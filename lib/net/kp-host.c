@@ -44,13 +44,14 @@ struct _KpHost {
         const KpKeypair *identity;
         KpPeerId self;
         KpNoiseStaticKey *noise_key;
-        GHashTable *handlers;       /* protocol -> KpHandler */
-        GPtrArray *protocols;       /* sorted keys of @handlers; replaced, never changed */
-        GHashTable *dial_protocols; /* protocol id -> GPtrArray of it alone, for dialers */
-        GPtrArray *acceptors;       /* KpAcceptor*, one per listening socket */
-        GPtrArray *listen_addrs;    /* KpMultiaddr* */
-        GHashTable *connections;    /* KpConnection* -> KpHostConnData* */
-        GArray *listeners;          /* KpHostListener */
+        GHashTable *handlers;        /* protocol -> KpHandler */
+        GPtrArray *protocols;        /* sorted keys of @handlers; replaced, never changed */
+        GHashTable *dial_protocols;  /* protocol id -> GPtrArray of it alone, for dialers */
+        KpDeadlines *idle_deadlines; /* of open connections */
+        GPtrArray *acceptors;        /* KpAcceptor*, one per listening socket */
+        GPtrArray *listen_addrs;     /* KpMultiaddr* */
+        GHashTable *connections;     /* KpConnection* -> KpHostConnData* */
+        GArray *listeners;           /* KpHostListener */
         KpHostLimits limits;
         GHashTable *per_ip; /* IP text -> KpIpCount */
         guint n_pending;    /* connections in their handshake */
@@ -130,6 +131,7 @@ kp_host_new(const KpKeypair *identity)
         host->noise_key = kp_noise_static_key_new(identity);
         host->handlers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         host->protocols = g_ptr_array_new_null_terminated(1, g_free, TRUE);
+        host->idle_deadlines = kp_deadlines_new(kp_connection_on_idle_deadline, host);
         host->dial_protocols = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                                      (GDestroyNotify)g_ptr_array_unref);
         host->listen_addrs = g_ptr_array_new_with_free_func((GDestroyNotify)kp_multiaddr_free);
@@ -167,6 +169,7 @@ kp_host_free(KpHost *host)
         g_hash_table_unref(host->handlers);
         g_ptr_array_unref(host->protocols);
         g_hash_table_unref(host->dial_protocols);
+        kp_deadlines_free(host->idle_deadlines);
         g_ptr_array_unref(host->listen_addrs);
         g_array_unref(host->listeners);
         kp_noise_static_key_unref(host->noise_key);
@@ -344,6 +347,12 @@ const char *const *
 kp_host_get_protocols(KpHost *host)
 {
         return (const char *const *)host->protocols->pdata;
+}
+
+KpDeadlines *
+kp_host_get_idle_deadlines(KpHost *host)
+{
+        return host->idle_deadlines;
 }
 
 GPtrArray *

@@ -674,6 +674,92 @@ test_host_dial_joins_pending(void)
         g_clear_pointer(&hf.remote, kp_multiaddr_free);
 }
 
+typedef struct {
+        guint n_closed;
+        GError *error;
+        gint64 closed_us;
+} IdleFixture;
+
+static void
+on_idle_closed(KpHost *host, KpConnection *conn, const GError *error, gpointer user_data)
+{
+        IdleFixture *f = user_data;
+
+        f->n_closed++;
+        f->closed_us = g_get_monotonic_time();
+        g_clear_error(&f->error);
+        if (error != NULL)
+                f->error = g_error_copy(error);
+}
+
+static void
+iterate_until(gint64 until_us)
+{
+        while (g_get_monotonic_time() < until_us) {
+                if (!g_main_context_iteration(NULL, FALSE))
+                        g_usleep(1000);
+        }
+}
+
+/* The server closes a connection that sends nothing for IdleTimeoutMs;
+ * input within the timeout moves the deadline on. */
+static void
+test_host_idle_timeout(void)
+{
+        static const KpHostCallbacks server_callbacks = { .connection_closed = on_idle_closed };
+        static const char *const protocols[] = { "/nobody/1.0.0", NULL };
+        g_autoptr(KpKeypair) server_key = kp_keypair_generate();
+        g_autoptr(KpKeypair) client_key = kp_keypair_generate();
+        Fixture hf = { 0 };
+        IdleFixture idle = { 0 };
+        guint16 port = 0;
+        g_autoptr(KpHost) server = listening_host(server_key, &hf, &port);
+        g_autoptr(KpHost) client = kp_host_new(client_key);
+        g_autofree char *text = g_strdup_printf("/ip4/127.0.0.1/tcp/%u", port);
+        g_autoptr(KpMultiaddr) addr = kp_multiaddr_new_from_string(text, NULL);
+        g_autoptr(KpMultiaddr) target
+            = kp_multiaddr_encapsulate_p2p(addr, kp_host_get_peer_id(server), NULL);
+        g_autoptr(KpConnection) conn = NULL;
+        GAsyncResult *result = NULL;
+        KpHostLimits limits;
+        gint64 start, last_input = 0, deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+        kp_host_limits_init(&limits);
+        limits.idle_timeout_ms = KP_HOST_IDLE_TIMEOUT_MIN_MS;
+        kp_host_set_limits(server, &limits);
+        kp_host_add_callbacks(server, &server_callbacks, &idle);
+        kp_host_dial_async(client, target, NULL, on_dialled, &result);
+        while (result == NULL && g_get_monotonic_time() < deadline)
+                g_main_context_iteration(NULL, TRUE);
+        g_assert_nonnull(result);
+        conn = kp_host_dial_finish(client, result, NULL);
+        g_object_unref(result);
+        g_assert_nonnull(conn);
+        /* busy for twice the timeout: a stream every quarter of it */
+        start = g_get_monotonic_time();
+        for (guint i = 0; i < 8; i++) {
+                KpStream *stream = kp_connection_open_stream(conn, protocols, NULL, NULL, NULL);
+
+                g_assert_nonnull(stream);
+                kp_stream_reset(stream);
+                last_input = g_get_monotonic_time();
+                iterate_until(start + (gint64)(i + 1) * KP_HOST_IDLE_TIMEOUT_MIN_MS * 250);
+        }
+        g_assert_cmpuint(idle.n_closed, ==, 0);
+        /* then silent: closed one timeout after the last input, not before */
+        iterate_until(last_input + 3 * KP_HOST_IDLE_TIMEOUT_MIN_MS * 1000);
+        g_assert_cmpuint(idle.n_closed, ==, 1);
+        g_assert_error(idle.error, KP_ERROR, KP_ERROR_TIMEOUT);
+        g_assert_nonnull(strstr(idle.error->message, "idle for 1000 ms"));
+        g_assert_cmpint(idle.closed_us - last_input, >=, KP_HOST_IDLE_TIMEOUT_MIN_MS * 1000);
+        g_assert_cmpint(idle.closed_us - last_input, <, 2 * KP_HOST_IDLE_TIMEOUT_MIN_MS * 1000);
+        g_clear_pointer(&client, kp_host_free);
+        g_clear_pointer(&server, kp_host_free);
+        g_clear_error(&idle.error);
+        g_clear_error(&hf.error);
+        g_clear_pointer(&hf.remote, kp_multiaddr_free);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -691,5 +777,6 @@ main(int argc, char **argv)
         g_test_add_func("/host/stream/several-protocols", test_host_stream_several_protocols);
         g_test_add_func("/host/dial/joins-pending", test_host_dial_joins_pending);
         g_test_add_func("/host/dial/protocols", test_host_dial_protocols);
+        g_test_add_func("/host/idle-timeout", test_host_idle_timeout);
         return g_test_run();
 }
