@@ -1312,7 +1312,8 @@ kp_noise_encrypt(KpNoise *noise, const guint8 *plaintext, gsize len, GByteArray 
                 return FALSE;
         }
         start = out->len;
-        kp_noise_move(noise->output, out);
+        if (noise->output->len > 0)
+                kp_noise_move(noise->output, out);
         for (gsize pos = 0; pos < len;) {
                 gsize chunk = MIN(len - pos, (gsize)KP_NOISE_MAX_PLAINTEXT);
 

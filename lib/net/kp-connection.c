@@ -442,10 +442,12 @@ on_received(KpSocketPump *pump, const guint8 *data, gsize len, gpointer user_dat
                                 connection_fail(conn, error);
                                 break;
                         }
-                        write_noise_output(conn);
-                        if (conn->stage == KP_CONNECTION_STAGE_NOISE
-                            && kp_noise_get_state(conn->noise) == KP_NOISE_STATE_TRANSPORT)
-                                on_secure(conn);
+                        /* Only handshake messages are Noise's own output. */
+                        if (conn->stage == KP_CONNECTION_STAGE_NOISE) {
+                                write_noise_output(conn);
+                                if (kp_noise_get_state(conn->noise) == KP_NOISE_STATE_TRANSPORT)
+                                        on_secure(conn);
+                        }
                         /* No callback reenters on_received (nothing runs a
                          * nested main loop), so one buffer serves every read. */
                         g_byte_array_set_size(conn->plain, 0);
