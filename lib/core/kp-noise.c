@@ -871,6 +871,14 @@ kp_noise_set_ephemeral_for_testing(KpNoise *noise, const guint8 secret[KP_NOISE_
 }
 
 void
+kp_noise_set_static_public_for_testing(KpNoise *noise, const guint8 pub[KP_NOISE_KEY_BYTES])
+{
+        g_return_if_fail(noise != NULL && !noise->started && noise->static_set);
+        g_return_if_fail(noise->static_key == NULL);
+        memcpy(noise->xx->s_pub, pub, KP_NOISE_KEY_BYTES);
+}
+
+void
 kp_noise_set_nonces_for_testing(KpNoise *noise, guint64 send_nonce, guint64 recv_nonce)
 {
         g_return_if_fail(noise != NULL && noise->state == KP_NOISE_STATE_TRANSPORT);

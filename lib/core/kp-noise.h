@@ -156,6 +156,10 @@ void kp_noise_set_static_key(KpNoise *noise, KpNoiseStaticKey *key);
  * gave. */
 void kp_noise_set_static_for_testing(KpNoise *noise, const guint8 secret[KP_NOISE_KEY_BYTES]);
 void kp_noise_set_ephemeral_for_testing(KpNoise *noise, const guint8 secret[KP_NOISE_KEY_BYTES]);
+/* Replaces the static public key this side sends (and signs) with @pub, its
+ * secret staying what it was: how a peer offering a low-order static key is
+ * made. */
+void kp_noise_set_static_public_for_testing(KpNoise *noise, const guint8 pub[KP_NOISE_KEY_BYTES]);
 /* Tests only, in transport state: jump the nonces near exhaustion. */
 void kp_noise_set_nonces_for_testing(KpNoise *noise, guint64 send_nonce, guint64 recv_nonce);
 

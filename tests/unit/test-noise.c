@@ -709,6 +709,42 @@ test_noise_low_order(void)
         }
 }
 
+/* A low-order static key, sent (and properly signed) by either side in its
+ * handshake message, aborts the handshake at the side that receives it:
+ * the es or se DH with it must fail. */
+static void
+test_noise_low_order_static(void)
+{
+        for (gsize k = 0; k < G_N_ELEMENTS(low_order_points); k++) {
+                g_autoptr(GByteArray) point = kp_test_unhex(low_order_points[k]);
+                g_autoptr(GError) error = NULL;
+                Pair p;
+
+                /* The initiator's, in message 3: the responder stops. */
+                pair_init(&p, NULL, NULL, NULL);
+                kp_noise_set_static_public_for_testing(p.i, point->data);
+                g_assert_true(kp_noise_start(p.i, &error));
+                g_assert_true(kp_noise_start(p.r, &error));
+                g_assert_true(transfer(p.i, p.r, 0, &error)); /* message 1 */
+                g_assert_true(transfer(p.r, p.i, 0, &error)); /* message 2 */
+                g_assert_no_error(error);
+                g_assert_false(transfer(p.i, p.r, 0, &error)); /* message 3 */
+                assert_failed_with(p.r, error, KP_ERROR_CRYPTO, "low-order");
+                g_clear_error(&error);
+                pair_clear(&p);
+
+                /* The responder's, in message 2: the initiator stops. */
+                pair_init(&p, NULL, NULL, NULL);
+                kp_noise_set_static_public_for_testing(p.r, point->data);
+                g_assert_true(kp_noise_start(p.i, &error));
+                g_assert_true(kp_noise_start(p.r, &error));
+                g_assert_true(transfer(p.i, p.r, 0, &error));
+                g_assert_false(transfer(p.r, p.i, 0, &error));
+                assert_failed_with(p.i, error, KP_ERROR_CRYPTO, "low-order");
+                pair_clear(&p);
+        }
+}
+
 static GByteArray *
 build_payload(const KpKeypair *id, const KpPublicKey *key_override, const guint8 *signed_key,
               const char *const *muxers, gsize certhash_len)
@@ -1132,6 +1168,7 @@ main(int argc, char **argv)
         g_test_add_func("/noise/muxers", test_noise_muxers);
         g_test_add_func("/noise/peer-id-mismatch", test_noise_peer_id_mismatch);
         g_test_add_func("/noise/low-order", test_noise_low_order);
+        g_test_add_func("/noise/low-order-static", test_noise_low_order_static);
         g_test_add_func("/noise/hostile-payloads", test_noise_hostile_payloads);
         g_test_add_func("/noise/hostile-message3", test_noise_hostile_message3);
         g_test_add_func("/noise/message1-payload", test_noise_message1_payload);
