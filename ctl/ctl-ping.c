@@ -148,7 +148,8 @@ parse_ping_options(int argc, char **argv, KpPingOptions *o, GError **error)
                 { "libp2p", 0, 0, G_OPTION_ARG_NONE, &o->libp2p,
                   "Use /ipfs/ping/1.0.0 instead of the actor (any libp2p node)", NULL },
                 { "json", 0, 0, G_OPTION_ARG_NONE, &o->json, "One JSON object per line", NULL },
-                { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet, "Only the summary", NULL },
+                { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet,
+                  "Only the PING line and the summary (with --json: the summary)", NULL },
                 { NULL },
         };
 
@@ -1036,7 +1037,8 @@ run_session(KpPingSession *s)
         }
         s->running = TRUE;
         if (!s->done) {
-                if (!s->o->json && !s->o->quiet)
+                /* ping(8) prints this line with -q too */
+                if (!s->o->json)
                         printf("PING %s\n", s->o->target_text);
                 send_pings(s);
                 if (s->o->interval > 0 && !s->done)
