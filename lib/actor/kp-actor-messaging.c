@@ -112,26 +112,17 @@ kp_actor_limits_init(KpActorLimits *limits)
         limits->max_response_bytes = KP_KAMEO_MAX_RESPONSE;
 }
 
-static gboolean
-check_bounds(const char *name, guint value, guint min, guint max, GError **error)
-{
-        if (value >= min && value <= max)
-                return TRUE;
-        g_set_error(error, KP_ERROR, KP_ERROR_INVALID, "%s is %u, not within %u .. %u", name, value,
-                    min, max);
-        return FALSE;
-}
-
 gboolean
 kp_actor_limits_validate(const KpActorLimits *l, GError **error)
 {
-        return check_bounds("max_requests_per_peer", l->max_requests_per_peer,
-                            KP_ACTOR_MAX_REQUESTS_PER_PEER_MIN, KP_ACTOR_MAX_REQUESTS_PER_PEER_MAX,
-                            error)
-               && check_bounds("max_request_bytes", l->max_request_bytes,
-                               KP_ACTOR_MAX_MESSAGE_BYTES_MIN, KP_KAMEO_MAX_REQUEST, error)
-               && check_bounds("max_response_bytes", l->max_response_bytes,
-                               KP_ACTOR_MAX_MESSAGE_BYTES_MIN, KP_KAMEO_MAX_RESPONSE, error);
+        return kp_error_check_range("max_requests_per_peer", l->max_requests_per_peer,
+                                    KP_ACTOR_MAX_REQUESTS_PER_PEER_MIN,
+                                    KP_ACTOR_MAX_REQUESTS_PER_PEER_MAX, error)
+               && kp_error_check_range("max_request_bytes", l->max_request_bytes,
+                                       KP_ACTOR_MAX_MESSAGE_BYTES_MIN, KP_KAMEO_MAX_REQUEST, error)
+               && kp_error_check_range("max_response_bytes", l->max_response_bytes,
+                                       KP_ACTOR_MAX_MESSAGE_BYTES_MIN, KP_KAMEO_MAX_RESPONSE,
+                                       error);
 }
 
 void

@@ -25,4 +25,9 @@ typedef enum {
         KP_ERROR_IO,
 } KpError;
 
+/* TRUE when @min <= @value <= @max; else FALSE with KP_ERROR_INVALID
+ * "NAME is VALUE, not within MIN .. MAX": the check of every named limit a
+ * caller can set. */
+gboolean kp_error_check_range(const char *name, guint value, guint min, guint max, GError **error);
+
 G_END_DECLS

@@ -188,34 +188,26 @@ kp_host_limits_init(KpHostLimits *limits)
         limits->max_streams_per_connection = KP_YAMUX_MAX_STREAMS;
 }
 
-static gboolean
-check_bounds(const char *name, guint value, guint min, guint max, GError **error)
-{
-        if (value >= min && value <= max)
-                return TRUE;
-        g_set_error(error, KP_ERROR, KP_ERROR_INVALID, "%s is %u, not within %u .. %u", name, value,
-                    min, max);
-        return FALSE;
-}
-
 gboolean
 kp_host_limits_validate(const KpHostLimits *l, GError **error)
 {
-        return check_bounds("max_connections", l->max_connections, KP_HOST_LIMIT_COUNT_MIN,
-                            KP_HOST_LIMIT_COUNT_MAX, error)
-               && check_bounds("max_connections_per_ip", l->max_connections_per_ip,
-                               KP_HOST_LIMIT_COUNT_MIN, KP_HOST_LIMIT_COUNT_MAX, error)
-               && check_bounds("max_pending_handshakes", l->max_pending_handshakes,
-                               KP_HOST_LIMIT_COUNT_MIN, KP_HOST_LIMIT_COUNT_MAX, error)
-               && check_bounds("max_pending_handshakes_per_ip", l->max_pending_handshakes_per_ip,
-                               KP_HOST_LIMIT_COUNT_MIN, KP_HOST_LIMIT_COUNT_MAX, error)
-               && check_bounds("handshake_timeout_ms", l->handshake_timeout_ms,
-                               KP_HOST_HANDSHAKE_TIMEOUT_MIN_MS, KP_HOST_HANDSHAKE_TIMEOUT_MAX_MS,
-                               error)
-               && check_bounds("idle_timeout_ms", l->idle_timeout_ms, KP_HOST_IDLE_TIMEOUT_MIN_MS,
-                               KP_HOST_IDLE_TIMEOUT_MAX_MS, error)
-               && check_bounds("max_streams_per_connection", l->max_streams_per_connection,
-                               KP_YAMUX_MAX_STREAMS_MIN, KP_YAMUX_MAX_STREAMS_MAX, error);
+        return kp_error_check_range("max_connections", l->max_connections, KP_HOST_LIMIT_COUNT_MIN,
+                                    KP_HOST_LIMIT_COUNT_MAX, error)
+               && kp_error_check_range("max_connections_per_ip", l->max_connections_per_ip,
+                                       KP_HOST_LIMIT_COUNT_MIN, KP_HOST_LIMIT_COUNT_MAX, error)
+               && kp_error_check_range("max_pending_handshakes", l->max_pending_handshakes,
+                                       KP_HOST_LIMIT_COUNT_MIN, KP_HOST_LIMIT_COUNT_MAX, error)
+               && kp_error_check_range("max_pending_handshakes_per_ip",
+                                       l->max_pending_handshakes_per_ip, KP_HOST_LIMIT_COUNT_MIN,
+                                       KP_HOST_LIMIT_COUNT_MAX, error)
+               && kp_error_check_range("handshake_timeout_ms", l->handshake_timeout_ms,
+                                       KP_HOST_HANDSHAKE_TIMEOUT_MIN_MS,
+                                       KP_HOST_HANDSHAKE_TIMEOUT_MAX_MS, error)
+               && kp_error_check_range("idle_timeout_ms", l->idle_timeout_ms,
+                                       KP_HOST_IDLE_TIMEOUT_MIN_MS, KP_HOST_IDLE_TIMEOUT_MAX_MS,
+                                       error)
+               && kp_error_check_range("max_streams_per_connection", l->max_streams_per_connection,
+                                       KP_YAMUX_MAX_STREAMS_MIN, KP_YAMUX_MAX_STREAMS_MAX, error);
 }
 
 void
