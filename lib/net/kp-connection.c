@@ -146,28 +146,25 @@ write_yamux_output(KpConnection *conn)
 }
 
 void
-kp_connection_flush(KpConnection *conn)
-{
-        if (conn->output_held > 0 || conn->yamux == NULL
-            || conn->stage == KP_CONNECTION_STAGE_CLOSED)
-                return;
-        /* While input is handled, output waits for the end of the read so
-         * that answers share one message and one write, but not past
-         * KP_CONNECTION_EARLY_FLUSH_BYTES: the peer can work on the first
-         * answers while this side produces the rest. */
-        if (conn->dispatch_depth > 0
-            && kp_yamux_session_pending_output(conn->yamux, NULL) < KP_CONNECTION_EARLY_FLUSH_BYTES)
-                return;
-        write_yamux_output(conn);
-}
-
-void
 kp_connection_flush_now(KpConnection *conn)
 {
         if (conn->output_held > 0 || conn->yamux == NULL
             || conn->stage == KP_CONNECTION_STAGE_CLOSED)
                 return;
         write_yamux_output(conn);
+}
+
+void
+kp_connection_flush(KpConnection *conn)
+{
+        /* While input is handled, output waits for the end of the read so
+         * that answers share one message and one write, but not past
+         * KP_CONNECTION_EARLY_FLUSH_BYTES: the peer can work on the first
+         * answers while this side produces the rest. */
+        if (conn->dispatch_depth > 0 && conn->yamux != NULL
+            && kp_yamux_session_pending_output(conn->yamux, NULL) < KP_CONNECTION_EARLY_FLUSH_BYTES)
+                return;
+        kp_connection_flush_now(conn);
 }
 
 guint

@@ -63,7 +63,7 @@ struct _KpPingClient {
         guint8 echo[KP_PING_PAYLOAD_SIZE];
         gsize echo_len;
         guint8 random_pool[KP_PING_RANDOM_POOL_PAYLOADS * KP_PING_PAYLOAD_SIZE];
-        gsize random_used; /* bytes of @random_pool handed out */
+        gsize random_used; /* bytes of @random_pool handed out (all: refill) */
         gboolean closed;
 };
 
@@ -144,6 +144,7 @@ kp_ping_client_new(KpConnection *conn, KpPingFunc func, gpointer user_data, GErr
         client->func = func;
         client->user_data = user_data;
         g_queue_init(&client->in_flight);
+        client->random_used = sizeof client->random_pool; /* drawn at the first ping */
         stream = kp_connection_open_stream(conn, protocols, &callbacks, client, error);
         if (stream == NULL) {
                 g_free(client);
@@ -163,7 +164,7 @@ kp_ping_client_send(KpPingClient *client, guint64 seq)
                 return;
         p = g_new0(KpPingInFlight, 1);
         p->seq = seq;
-        if (client->random_used == 0 || client->random_used == sizeof client->random_pool) {
+        if (client->random_used == sizeof client->random_pool) {
                 randombytes_buf(client->random_pool, sizeof client->random_pool);
                 client->random_used = 0;
         }
