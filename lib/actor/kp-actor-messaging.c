@@ -11,7 +11,17 @@
 typedef struct {
         KpActorMessageFunc func;
         gpointer user_data;
+        char *actor_remote_id;
+        char *message_remote_id;
 } KpActorHandler;
+
+static void
+handler_free(KpActorHandler *h)
+{
+        g_free(h->actor_remote_id);
+        g_free(h->message_remote_id);
+        g_free(h);
+}
 
 struct _KpActorServer {
         KpHost *host;
@@ -20,9 +30,7 @@ struct _KpActorServer {
         GHashTable *per_peer;         /* &KpActorPeerCount.peer -> KpActorPeerCount* (owned) */
         guint n_idle_counts;          /* entries of @per_peer at zero */
         KpActorHandler *last_handler; /* of lookup_handler(), in @handlers */
-        char *last_actor_remote_id;
-        char *last_message_remote_id;
-        KpDeadlines *read_deadlines; /* of KpActorRequest*, until their FIN */
+        KpDeadlines *read_deadlines;  /* of KpActorRequest*, until their FIN */
         KpActorLimits limits;
         KpLogLimiter refusals; /* MaxRequestsPerPeer lines */
         guint64 next_seq;
@@ -226,29 +234,26 @@ kp_actor_request_get_kind(KpActorRequest *r)
         return r->kind;
 }
 
-/* Dispatch in kameo 0.19's order: (actor type, message) pair, then the
- * running actor, then its type; the payload is the handler's to decode. */
 /* The handler for an (actor type, message) pair; the last one found is
  * remembered, as a client asks the same pair over and over. */
 static KpActorHandler *
 lookup_handler(KpActorServer *s, const char *actor_remote_id, const char *message_remote_id)
 {
+        KpActorHandler *h = s->last_handler;
         g_autofree char *key = NULL;
 
-        if (s->last_handler != NULL && g_str_equal(s->last_actor_remote_id, actor_remote_id)
-            && g_str_equal(s->last_message_remote_id, message_remote_id))
-                return s->last_handler;
+        if (h != NULL && g_str_equal(h->actor_remote_id, actor_remote_id)
+            && g_str_equal(h->message_remote_id, message_remote_id))
+                return h;
         key = g_strconcat(actor_remote_id, "\n", message_remote_id, NULL);
-        s->last_handler = g_hash_table_lookup(s->handlers, key);
-        if (s->last_handler != NULL) {
-                g_free(s->last_actor_remote_id);
-                g_free(s->last_message_remote_id);
-                s->last_actor_remote_id = g_strdup(actor_remote_id);
-                s->last_message_remote_id = g_strdup(message_remote_id);
-        }
-        return s->last_handler;
+        h = g_hash_table_lookup(s->handlers, key);
+        if (h != NULL)
+                s->last_handler = h;
+        return h;
 }
 
+/* Dispatch in kameo 0.19's order: (actor type, message) pair, then the
+ * running actor, then its type; the payload is the handler's to decode. */
 static void
 dispatch(KpActorRequest *r, KpKameoRequest *req)
 {
@@ -407,7 +412,8 @@ kp_actor_server_new(KpHost *host)
         KpActorServer *s = g_new0(KpActorServer, 1);
 
         s->host = host;
-        s->handlers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        s->handlers
+            = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)handler_free);
         s->actors = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
         s->per_peer = g_hash_table_new_full(kp_peer_id_hash, kp_peer_id_equal_func, NULL, g_free);
         s->read_deadlines = kp_deadlines_new(on_request_read_timeout, s);
@@ -429,8 +435,6 @@ kp_actor_server_free(KpActorServer *s)
         g_hash_table_unref(s->per_peer);
         kp_log_limiter_clear(&s->refusals);
         kp_deadlines_free(s->read_deadlines);
-        g_free(s->last_actor_remote_id);
-        g_free(s->last_message_remote_id);
         g_free(s);
 }
 
@@ -459,6 +463,8 @@ kp_actor_server_add_handler(KpActorServer *s, const char *actor_remote_id,
 
         h->func = func;
         h->user_data = user_data;
+        h->actor_remote_id = g_strdup(actor_remote_id);
+        h->message_remote_id = g_strdup(message_remote_id);
         /* a replaced handler is freed: forget the remembered one */
         s->last_handler = NULL;
         g_hash_table_replace(s->handlers,
