@@ -106,3 +106,57 @@ kp_test_malformed_text(const KpTestMalformed *cases, gsize n_cases, KpTestDecode
                 check_malformed(&cases[i], (const guint8 *)cases[i].input, strlen(cases[i].input),
                                 decode);
 }
+
+guint16
+kp_test_listen_loopback(KpHost *host)
+{
+        g_autoptr(KpMultiaddr) any = kp_multiaddr_new_from_string("/ip4/127.0.0.1/tcp/0", NULL);
+        g_autoptr(GPtrArray) bound = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *host_text = NULL;
+        KpMultiaddrHostKind kind;
+        guint16 port = 0;
+
+        g_assert_true(kp_host_listen(host, any, &error));
+        g_assert_no_error(error);
+        bound = kp_host_get_listen_addrs(host);
+        g_assert_true(
+            kp_multiaddr_get_tcp_endpoint(bound->pdata[0], &host_text, &port, &kind, NULL));
+        return port;
+}
+
+KpMultiaddr *
+kp_test_server_target(KpHost *server, guint16 port)
+{
+        g_autofree char *text = g_strdup_printf("/ip4/127.0.0.1/tcp/%u", port);
+        g_autoptr(KpMultiaddr) addr = kp_multiaddr_new_from_string(text, NULL);
+
+        return kp_multiaddr_encapsulate_p2p(addr, kp_host_get_peer_id(server), NULL);
+}
+
+static void
+on_test_dialled(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+        GAsyncResult **ret = user_data;
+
+        *ret = g_object_ref(result);
+}
+
+KpConnection *
+kp_test_dial(KpHost *client, const KpMultiaddr *target)
+{
+        g_autoptr(GError) error = NULL;
+        GAsyncResult *result = NULL;
+        KpConnection *conn;
+        gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+        kp_host_dial_async(client, target, NULL, on_test_dialled, &result);
+        while (result == NULL && g_get_monotonic_time() < deadline)
+                g_main_context_iteration(NULL, TRUE);
+        g_assert_nonnull(result);
+        conn = kp_host_dial_finish(client, result, &error);
+        g_object_unref(result);
+        g_assert_no_error(error);
+        g_assert_nonnull(conn);
+        return conn;
+}

@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "net/kp-host.h"
+
 /* "0a1b..." -> bytes; spaces between bytes are skipped so that tables can
  * group fields. Aborts the test on malformed hex. */
 GByteArray *kp_test_unhex(const char *hex);
@@ -39,3 +41,11 @@ void kp_test_malformed_hex(const KpTestMalformed *cases, gsize n_cases, KpTestDe
 /* The same with each input passed as it is (@data is the NUL-terminated
  * input itself, @len its strlen). */
 void kp_test_malformed_text(const KpTestMalformed *cases, gsize n_cases, KpTestDecodeFunc decode);
+
+/* Makes @host listen on 127.0.0.1, any port; returns the port. */
+guint16 kp_test_listen_loopback(KpHost *host);
+/* @server's full address: /ip4/127.0.0.1/tcp/PORT/p2p/ITS-ID. */
+KpMultiaddr *kp_test_server_target(KpHost *server, guint16 port);
+/* Dials @target from @client, iterating the main context for at most 5 s;
+ * asserts the connection is established. */
+KpConnection *kp_test_dial(KpHost *client, const KpMultiaddr *target);

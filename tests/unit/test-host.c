@@ -31,19 +31,10 @@ static KpHost *
 listening_host(const KpKeypair *identity, Fixture *f, guint16 *ret_port)
 {
         static const KpHostCallbacks callbacks = { .handshake_failed = on_handshake_failed };
-        g_autoptr(KpMultiaddr) any = kp_multiaddr_new_from_string("/ip4/127.0.0.1/tcp/0", NULL);
-        g_autoptr(GPtrArray) bound = NULL;
-        g_autoptr(GError) error = NULL;
-        g_autofree char *host_text = NULL;
         KpHost *host = kp_host_new(identity);
-        KpMultiaddrHostKind kind;
 
         kp_host_add_callbacks(host, &callbacks, f);
-        g_assert_true(kp_host_listen(host, any, &error));
-        g_assert_no_error(error);
-        bound = kp_host_get_listen_addrs(host);
-        g_assert_true(
-            kp_multiaddr_get_tcp_endpoint(bound->pdata[0], &host_text, ret_port, &kind, NULL));
+        *ret_port = kp_test_listen_loopback(host);
         return host;
 }
 
@@ -228,37 +219,6 @@ on_dialled(GObject *source, GAsyncResult *result, gpointer user_data)
         *ret = g_object_ref(result);
 }
 
-/* @server's full address: /ip4/127.0.0.1/tcp/PORT/p2p/ITS-ID. */
-static KpMultiaddr *
-server_target(KpHost *server, guint16 port)
-{
-        g_autofree char *text = g_strdup_printf("/ip4/127.0.0.1/tcp/%u", port);
-        g_autoptr(KpMultiaddr) addr = kp_multiaddr_new_from_string(text, NULL);
-
-        return kp_multiaddr_encapsulate_p2p(addr, kp_host_get_peer_id(server), NULL);
-}
-
-/* Dials @target from @client, iterating the main context for at most 5 s;
- * asserts the connection is established. */
-static KpConnection *
-dial_established(KpHost *client, const KpMultiaddr *target)
-{
-        g_autoptr(GError) error = NULL;
-        GAsyncResult *result = NULL;
-        KpConnection *conn;
-        gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
-
-        kp_host_dial_async(client, target, NULL, on_dialled, &result);
-        while (result == NULL && g_get_monotonic_time() < deadline)
-                g_main_context_iteration(NULL, TRUE);
-        g_assert_nonnull(result);
-        conn = kp_host_dial_finish(client, result, &error);
-        g_object_unref(result);
-        g_assert_no_error(error);
-        g_assert_nonnull(conn);
-        return conn;
-}
-
 /* Log lines about limits (those with a KPING_LIMIT field), captured. */
 static GPtrArray *limit_lines;
 
@@ -392,7 +352,7 @@ test_host_limits_per_ip(void)
         guint16 port = 0;
         g_autoptr(KpHost) server = listening_host(server_key, &hf, &port);
         g_autoptr(KpHost) client = kp_host_new(client_key);
-        g_autoptr(KpMultiaddr) target = server_target(server, port);
+        g_autoptr(KpMultiaddr) target = kp_test_server_target(server, port);
         g_autoptr(GPtrArray) socks = g_ptr_array_new_with_free_func(g_object_unref);
         g_autoptr(GSocketConnection) refused = NULL;
         g_autoptr(GSocketConnection) refused2 = NULL;
@@ -626,14 +586,14 @@ test_host_stream_several_protocols(void)
         guint16 port = 0;
         g_autoptr(KpHost) server = listening_host(server_key, &hf, &port);
         g_autoptr(KpHost) client = kp_host_new(client_key);
-        g_autoptr(KpMultiaddr) target = server_target(server, port);
+        g_autoptr(KpMultiaddr) target = kp_test_server_target(server, port);
         g_autoptr(KpConnection) conn = NULL;
         g_autoptr(GError) error = NULL;
         KpStream *stream;
         gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
 
         kp_host_set_stream_handler(server, "/test/echo/1.0.0", on_echo_stream, NULL);
-        conn = dial_established(client, target);
+        conn = kp_test_dial(client, target);
 
         stream = kp_connection_open_stream(conn, protocols, &callbacks, &sf, &error);
         g_assert_no_error(error);
@@ -662,7 +622,7 @@ test_host_dial_joins_pending(void)
         guint16 port = 0;
         g_autoptr(KpHost) server = listening_host(server_key, &hf, &port);
         g_autoptr(KpHost) client = kp_host_new(client_key);
-        g_autoptr(KpMultiaddr) target = server_target(server, port);
+        g_autoptr(KpMultiaddr) target = kp_test_server_target(server, port);
         g_autoptr(KpConnection) c1 = NULL;
         g_autoptr(KpConnection) c2 = NULL;
         GAsyncResult *r1 = NULL, *r2 = NULL;
@@ -729,7 +689,7 @@ test_host_idle_timeout(void)
         guint16 port = 0;
         g_autoptr(KpHost) server = listening_host(server_key, &hf, &port);
         g_autoptr(KpHost) client = kp_host_new(client_key);
-        g_autoptr(KpMultiaddr) target = server_target(server, port);
+        g_autoptr(KpMultiaddr) target = kp_test_server_target(server, port);
         g_autoptr(KpConnection) conn = NULL;
         KpHostLimits limits;
         gint64 start, last_input = 0;
@@ -738,7 +698,7 @@ test_host_idle_timeout(void)
         limits.idle_timeout_ms = KP_HOST_IDLE_TIMEOUT_MIN_MS;
         kp_host_set_limits(server, &limits);
         kp_host_add_callbacks(server, &server_callbacks, &idle);
-        conn = dial_established(client, target);
+        conn = kp_test_dial(client, target);
         /* busy for twice the timeout: a stream every quarter of it */
         start = g_get_monotonic_time();
         for (guint i = 0; i < 8; i++) {
