@@ -66,11 +66,11 @@ pin_layout() {
 # The starters below set globals rather than print: a server started inside
 # $(...) would be a child of that subshell, out of reach of $pids.
 
-# start_echo DIR: tcp-echo-server (as on_server) on a free port; sets
-# echo_port.
+# start_echo DIR [SERVER]: tcp-echo-server, or SERVER with the same
+# arguments (as on_server), on a free port; sets echo_port.
 start_echo() {
         mkdir -p "$1"
-        "${on_server[@]}" "$server" --port-file "$1/port" 0 >/dev/null &
+        "${on_server[@]}" "${2:-$server}" --port-file "$1/port" 0 >/dev/null &
         pids+=($!)
         wait_file "$1/port"
         echo_port=$(cat "$1/port")

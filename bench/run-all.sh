@@ -2,7 +2,8 @@
 # run-all.sh [BUILD_DIR]: the six figures of issue 9, each next to its
 # baseline measured in the same run, with the ratio and the target (PASS or
 # MISS). See docs/BENCHMARKS.md for what each one measures.
-#   1 round trip on an established connection: raw TCP echo, kpingd
+#   1 round trip on an established connection: raw TCP echo, the same
+#     echo through GLib main loops (the event loop's share), kpingd
 #     /ipfs/ping, kpingd actor ask, js-libp2p ping js -> js
 #   2 pipelined pongs per second on one connection (-l 64, -l 256)
 #   3 cold start: kpingctl ping -c 1 as a whole process; js-libp2p's cold
@@ -61,9 +62,11 @@ MISS_OK=${MISS_OK:-0}
 kpingd=$build/daemon/kpingd
 kpingctl=$build/ctl/kpingctl
 server=$build/bench/tcp-echo-server
+glib_server=$build/bench/glib-echo-server
 client=$build/bench/tcp-echo-client
+glib_client=$build/bench/glib-echo-client
 load=$build/bench/kp-load
-for p in "$kpingd" "$kpingctl" "$server" "$client" "$load"; do
+for p in "$kpingd" "$kpingctl" "$server" "$glib_server" "$client" "$glib_client" "$load"; do
         [ -x "$p" ] || { echo "run-all: $p is not built (ninja -C $build)" >&2; exit 2; }
 done
 command -v python3 >/dev/null || { echo "run-all: needs python3" >&2; exit 2; }
@@ -126,12 +129,14 @@ all_pongs() {
 }
 
 figure1() {
-        local dir=$tmp/f1 port kaddr jaddr= r
-        local raw50=() raw99=() lp50=() lp99=() ac50=() ac99=() js50=() js99=()
+        local dir=$tmp/f1 port gport kaddr jaddr= r
+        local raw50=() raw99=() gl50=() gl99=() gg50=() gg99=() lp50=() lp99=() ac50=() ac99=() js50=() js99=()
         echo "== 1. round trip on an established connection ($LAYOUT layout, median of $ROUNDS x $COUNT)"
         pin_layout "$LAYOUT"
         start_echo "$dir"
         port=$echo_port
+        start_echo "$dir/glib" "$glib_server"
+        gport=$echo_port
         start_kpingd "$dir"
         kaddr=$kp_addr
         if [ $have_js = 1 ]; then
@@ -145,6 +150,14 @@ figure1() {
                         >"$dir/raw$r" || fail "tcp-echo-client failed"
                 raw50+=("$(summary "$dir/raw$r" rtt_us.p50)")
                 raw99+=("$(summary "$dir/raw$r" rtt_us.p99)")
+                "${on_client[@]}" "$client" -c "$COUNT" -w "$WARMUP" --json 127.0.0.1 "$gport" \
+                        >"$dir/glib$r" || fail "tcp-echo-client against glib-echo-server failed"
+                gl50+=("$(summary "$dir/glib$r" rtt_us.p50)")
+                gl99+=("$(summary "$dir/glib$r" rtt_us.p99)")
+                "${on_client[@]}" "$glib_client" -c "$COUNT" -w "$WARMUP" --json 127.0.0.1 "$gport" \
+                        >"$dir/gg$r" || fail "glib-echo-client failed"
+                gg50+=("$(summary "$dir/gg$r" rtt_us.p50)")
+                gg99+=("$(summary "$dir/gg$r" rtt_us.p99)")
                 run_ctl "$dir/lp$r" ping --libp2p -c "$COUNT" -i 0 -q --json "$kaddr"
                 all_pongs "$dir/lp$r" "$COUNT"
                 lp50+=("$(summary "$dir/lp$r" rtt_us.p50)")
@@ -163,10 +176,18 @@ figure1() {
                         js99+=("$(summary "$dir/js$r" rtt_us.p99)")
                 fi
         done
-        local m_raw50 m_raw99 m
+        local m_raw50 m_raw99 m m2
         m_raw50=$(median "${raw50[@]}")
         m_raw99=$(median "${raw99[@]}")
         row 1 "raw TCP echo p50 / p99 (baseline)" "$m_raw50 / $m_raw99 us" "-" "-" "-" "-"
+        m=$(median "${gl50[@]}")
+        m2=$(median "${gl99[@]}")
+        row 1 "GLib echo p50 / p99 (server in a GLib main loop)" "$m / $m2 us" \
+                "$m_raw50 / $m_raw99 us raw" "$(ratio "$m" "$m_raw50") / $(ratio "$m2" "$m_raw99")" "-" "-"
+        m=$(median "${gg50[@]}")
+        m2=$(median "${gg99[@]}")
+        row 1 "GLib echo p50 / p99 (client and server in GLib main loops)" "$m / $m2 us" \
+                "$m_raw50 / $m_raw99 us raw" "$(ratio "$m" "$m_raw50") / $(ratio "$m2" "$m_raw99")" "-" "-"
         m=$(median "${lp50[@]}")
         row 1 "kpingd /ipfs/ping p50" "$m us" "$m_raw50 us raw" "$(ratio "$m" "$m_raw50")" "-" "-"
         m=$(median "${lp99[@]}")

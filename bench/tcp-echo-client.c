@@ -8,7 +8,13 @@
  *
  * WARMUP round trips (default 200) go first and are not counted. With
  * PRELOAD 1 (the default) round trips are sequential; with more, PRELOAD
- * payloads stay in flight and the rate is the figure to look at. */
+ * payloads stay in flight and the rate is the figure to look at.
+ *
+ * Built a second time as glib-echo-client (ECHO_CLIENT_GLIB_LOOP), which
+ * waits for each echo in a GLib main loop, as kpingctl does, instead of in a
+ * blocking read: with glib-echo-server it measures a round trip through two
+ * GLib main loops and nothing else, the floor of any GLib client and server
+ * pair (run-all.sh's figure 1). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
@@ -23,6 +29,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef ECHO_CLIENT_GLIB_LOOP
+#include <glib-unix.h>
+#endif
+
 #define PAYLOAD_SIZE 32
 #define MAX_COUNT    (1 << 24)
 #define MAX_PRELOAD  65536
@@ -35,6 +45,35 @@ now_ns(void)
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+#ifdef ECHO_CLIENT_GLIB_LOOP
+static gboolean readable;
+
+static gboolean
+on_readable(gint fd, GIOCondition condition, gpointer user_data)
+{
+        (void)fd;
+        (void)condition;
+        (void)user_data;
+        readable = TRUE;
+        return G_SOURCE_CONTINUE;
+}
+
+/* Returns once the main loop has dispatched the socket as readable: a poll
+ * and the loop's prepare, check and dispatch, as in an event-driven client. */
+static void
+wait_readable(void)
+{
+        readable = FALSE;
+        while (!readable)
+                g_main_context_iteration(NULL, TRUE);
+}
+#else
+static void
+wait_readable(void)
+{
+}
+#endif
 
 static int
 write_all(int fd, const uint8_t *buf, size_t len)
@@ -117,6 +156,7 @@ run(int fd, const uint8_t *random, uint64_t *seq, long count, long preload, int6
                         sent += batch;
                 }
                 /* Never more than is in flight, so the echoes stay in step. */
+                wait_readable();
                 n = read(fd, in + have, (size_t)(sent - done) * PAYLOAD_SIZE - have);
                 if (n < 0 && errno == EINTR)
                         continue;
@@ -211,6 +251,9 @@ main(int argc, char **argv)
                 return 1;
         }
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#ifdef ECHO_CLIENT_GLIB_LOOP
+        g_unix_fd_add(fd, G_IO_IN, on_readable, NULL);
+#endif
         if (warmup > 0 && run(fd, random, &seq, warmup, 1, NULL) < 0)
                 return 1;
         rtt_ns = calloc((size_t)count, sizeof *rtt_ns);
