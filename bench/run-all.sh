@@ -7,11 +7,12 @@
 #     /ipfs/ping, kpingd actor ask, js-libp2p ping js -> js
 #   2 pipelined pongs per second on one connection (-l 64, -l 256)
 #   3 cold start: kpingctl ping -c 1 as a whole process; js-libp2p's cold
-#     first ping alongside
+#     first ping alongside; the floor: a program with kpingctl's libraries
+#     that exits at once
 #   4 inbound handshakes per second kpingd sustains (bench/kp-load), with
 #     the js-libp2p server under the same load as the baseline
 #   5 10,000 idle connections: kpingd's memory per connection, and its idle
-#     RSS with no peers
+#     RSS with no peers; the floor: an idle main loop with kpingd's libraries
 #   6 counter durability: strict vs batched, 1, 16 and 64 concurrent clients
 #
 # Environment (all optional):
@@ -66,7 +67,10 @@ glib_server=$build/bench/glib-echo-server
 client=$build/bench/tcp-echo-client
 glib_client=$build/bench/glib-echo-client
 load=$build/bench/kp-load
-for p in "$kpingd" "$kpingctl" "$server" "$glib_server" "$client" "$glib_client" "$load"; do
+ctl_floor=$build/bench/ctl-link-floor
+kpingd_floor=$build/bench/kpingd-link-floor
+for p in "$kpingd" "$kpingctl" "$server" "$glib_server" "$client" "$glib_client" "$load" \
+        "$ctl_floor" "$kpingd_floor"; do
         [ -x "$p" ] || { echo "run-all: $p is not built (ninja -C $build)" >&2; exit 2; }
 done
 command -v python3 >/dev/null || { echo "run-all: needs python3" >&2; exit 2; }
@@ -259,7 +263,7 @@ figure2() {
 }
 
 figure3() {
-        local dir=$tmp/f3 kaddr jaddr= kp floor jsc wall cpu connect resolve first
+        local dir=$tmp/f3 kaddr jaddr= kp floor link jsc wall cpu connect resolve first
         echo "== 3. cold start, whole process, median of $COLD_RUNS ($LAYOUT layout)"
         pin_layout "$LAYOUT"
         start_kpingd "$dir"
@@ -273,6 +277,7 @@ figure3() {
                 || fail "kpingctl ping -c 1 failed"
         read -r wall cpu connect resolve first <<<"$kp"
         floor=$(cold_median "$COLD_RUNS" "$kpingctl" --version) || fail "kpingctl --version failed"
+        link=$(cold_median "$COLD_RUNS" "$ctl_floor") || fail "ctl-link-floor failed"
         if [ -n "$jaddr" ]; then
                 jsc=$(cold_median "$COLD_RUNS" "$node" "$js" cold "$jaddr") \
                         || fail "js-ping cold failed"
@@ -285,6 +290,8 @@ figure3() {
         fi
         echo "    kpingctl: CPU $cpu ms; connect $connect ms, resolve $resolve ms, first pong" \
                 "$first ms after start; kpingctl --version alone ${floor%% *} ms (CPU $(echo "$floor" | cut -d' ' -f2) ms)"
+        row 3 "floor: a program that exits at once, with kpingctl's libraries" "${link%% *} ms" \
+                "$wall ms kpingctl" "$(ratio "${link%% *}" "$wall")" "-" "-"
         stop_servers
 }
 
@@ -377,6 +384,14 @@ figure5() {
         idle=$(proc_rss_kib "$kp_pid")
         read -r r0 p0 v0 <<<"$idle"
         local idle_what="kpingd idle RSS, no peers (Pss $p0, private $v0 KiB)" idle_rss=$r0
+        "${on_server[@]}" "$kpingd_floor" --idle &
+        local floor_pid=$!
+        pids+=("$floor_pid")
+        sleep 1
+        read -r r0 p0 v0 <<<"$(proc_rss_kib "$floor_pid")"
+        kill "$floor_pid"
+        row 5 "floor: an idle main loop with kpingd's libraries (Pss $p0, private $v0 KiB)" \
+                "$r0 KiB" "$idle_rss KiB kpingd" "$(ratio "$r0" "$idle_rss")" "-" "-"
         idle_load "$dir" "$kp_addr" "$kp_pid" "$n"
         read -r open failed r0 p0 v0 r1 p1 v1 <"$dir/idle.result"
         [ "$open" -gt 0 ] || fail "no idle connection opened: $(cat "$dir/idle.json")"
