@@ -1,7 +1,9 @@
 #!/bin/bash
 # bench-transport.sh [BUILD_DIR]: kping's /ipfs/ping/1.0.0 round trip against a
 # raw TCP echo of the same 32-byte payload, measured side by side in one run
-# on loopback. See docs/BENCHMARKS.md.
+# on loopback, with the floor of any GLib client and server: the same echo
+# through a GLib main loop on each side (glib-echo-client, glib-echo-server).
+# See docs/BENCHMARKS.md.
 #
 # Each layout starts its own servers (tcp-echo-server and kpingd) pinned with
 # taskset, because on a small VM where the client and the server run decides
@@ -33,7 +35,9 @@ kpingd=$build/daemon/kpingd
 kpingctl=$build/ctl/kpingctl
 server=$build/bench/tcp-echo-server
 client=$build/bench/tcp-echo-client
-for p in "$kpingd" "$kpingctl" "$server" "$client"; do
+glib_server=$build/bench/glib-echo-server
+glib_client=$build/bench/glib-echo-client
+for p in "$kpingd" "$kpingctl" "$server" "$client" "$glib_server" "$glib_client"; do
         [ -x "$p" ] || { echo "bench-transport: $p is not built (ninja -C $build)" >&2; exit 2; }
 done
 
@@ -45,10 +49,12 @@ first_ratio=
 # measure LAYOUT: starts both servers pinned as LAYOUT says, measures, prints.
 measure() {
         local layout=$1 dir=$tmp/$1 port addr r
-        local raw50 raw99 kp50 kp99 kprecv connect ratio50 ratio99
+        local raw50 raw99 kp50 kp99 kprecv connect ratio50 ratio99 gport gl50 gl99
         pin_layout "$layout"
         start_echo "$dir"
         port=$echo_port
+        start_echo "$dir/glib" "$glib_server"
+        gport=$echo_port
         start_kpingd "$dir"
         addr=$kp_addr
 
@@ -63,6 +69,8 @@ measure() {
         for r in $(seq "$ROUNDS"); do
                 "${on_client[@]}" "$client" -c "$COUNT" -w "$WARMUP" --json 127.0.0.1 "$port" \
                         >"$dir/raw.json" || exit 2
+                "${on_client[@]}" "$glib_client" -c "$COUNT" -w "$WARMUP" --json 127.0.0.1 "$gport" \
+                        >"$dir/glib.json" || exit 2
                 "${on_client[@]}" "$kpingctl" ping --libp2p -c "$COUNT" -i 0 --json "$addr" \
                         >"$dir/kp.json" || exit 2
                 raw50=$(summary "$dir/raw.json" rtt_us.p50)
@@ -75,13 +83,15 @@ measure() {
                         echo "bench-transport: kpingctl got $kprecv of $COUNT pongs" >&2
                         exit 2
                 }
-                echo "$raw50 $raw99 $kp50 $kp99 $connect" >>"$dir/rounds"
-                printf 'round %d: raw tcp p50 %s us p99 %s us | kping p50 %s us p99 %s us (connect %s us)\n' \
-                        "$r" "$raw50" "$raw99" "$kp50" "$kp99" "$connect"
+                gl50=$(summary "$dir/glib.json" rtt_us.p50)
+                gl99=$(summary "$dir/glib.json" rtt_us.p99)
+                echo "$raw50 $raw99 $kp50 $kp99 $connect $gl50 $gl99" >>"$dir/rounds"
+                printf 'round %d: raw tcp p50 %s us p99 %s us | glib echo p50 %s us p99 %s us | kping p50 %s us p99 %s us (connect %s us)\n' \
+                        "$r" "$raw50" "$raw99" "$gl50" "$gl99" "$kp50" "$kp99" "$connect"
         done
 
         # The round with the median kping/raw p50 ratio stands for the layout.
-        read -r raw50 raw99 kp50 kp99 connect < <(python3 -c '
+        read -r raw50 raw99 kp50 kp99 connect gl50 gl99 < <(python3 -c '
 import sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
 rows.sort(key=lambda r: r[2] / r[0])
@@ -93,8 +103,11 @@ print(*rows[len(rows) // 2])' "$dir/rounds")
         echo "-- round trip, sequential, 32-byte payload, $COUNT round trips (median of $ROUNDS rounds)"
         printf '%-28s %10s %10s\n' "" "p50 (us)" "p99 (us)"
         printf '%-28s %10.1f %10.1f\n' "raw TCP echo" "$raw50" "$raw99"
+        printf '%-28s %10.1f %10.1f\n' "GLib echo (floor)" "$gl50" "$gl99"
         printf '%-28s %10.1f %10.1f\n' "kping /ipfs/ping/1.0.0" "$kp50" "$kp99"
         printf '%-28s %10s %10s\n' "ratio kping / raw" "$ratio50" "$ratio99"
+        printf '%-28s %10s %10s\n' "ratio GLib echo / raw" "$(ratio "$gl50" "$raw50")" \
+                "$(ratio "$gl99" "$raw99")"
         printf 'kpingctl connect (TCP + noise + yamux): %s us\n' "${connect%.*}"
 
         if [ "$PRELOAD" -gt 0 ]; then
