@@ -6,20 +6,20 @@
 #include <netinet/tcp.h>
 
 #include "core/kp-error.h"
+#include "net/kp-poller.h"
 
 struct _KpSocketPump {
         GSocketConnection *connection;
         GSocket *socket;
         KpSocketPumpCallbacks callbacks;
         gpointer user_data;
-        GSource *in_source;
-        GSource *out_source;
-        GByteArray *queue; /* unsent output, NULL while empty */
-        gsize queue_head;  /* bytes of @queue already sent */
+        KpPollerWatch *watch; /* NULL until started and after closing */
+        GByteArray *queue;    /* unsent output, NULL while empty */
+        gsize queue_head;     /* bytes of @queue already sent */
         gboolean reading;
         gboolean closed;
         gboolean was_congested;
-        gint priority;       /* of in_source and out_source */
+        gint priority;       /* of the watch */
         GError *write_error; /* a send failed; reported from the main loop */
         GSource *fail_source;
 };
@@ -57,49 +57,28 @@ pump_fail(KpSocketPump *pump, const GError *error)
                 cb.closed(pump, error, user_data);
 }
 
-static gboolean
-on_readable(GSocket *socket, GIOCondition condition, gpointer user_data)
+/* Reads what has arrived. The pump may be freed when this returns. */
+static void
+read_available(KpSocketPump *pump)
 {
-        KpSocketPump *pump = user_data;
         guint8 *buf = shared_read_buffer();
         g_autoptr(GError) error = NULL;
         gssize n;
 
         n = g_socket_receive(pump->socket, (gchar *)buf, KP_SOCKET_PUMP_READ_CHUNK, NULL, &error);
         if (n < 0) {
-                if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-                        return G_SOURCE_CONTINUE;
-                pump_fail(pump, error);
-                return G_SOURCE_REMOVE;
+                if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+                        pump_fail(pump, error);
+                return;
         }
         if (n == 0) {
                 pump_fail(pump, NULL);
-                return G_SOURCE_REMOVE;
+                return;
         }
-        /* The callback may close or free the pump: touch nothing after it. */
         pump->callbacks.received(pump, buf, (gsize)n, pump->user_data);
-        return G_SOURCE_CONTINUE;
 }
 
-static void update_sources(KpSocketPump *pump);
-
-/* A socket source for @condition on the thread-default context. It may
- * recurse: GLib (before 2.76) blocks a non-recursive source around each
- * dispatch by taking its fd out of the poll set and putting it back, and
- * each of those signals the context's wakeup eventfd: three extra syscalls
- * per message received. Nothing here runs a nested main loop from a pump
- * callback, so the recursion it allows never happens. */
-static GSource *
-attach_socket_source(KpSocketPump *pump, GIOCondition condition, GSocketSourceFunc func)
-{
-        GSource *source = g_socket_create_source(pump->socket, condition, NULL);
-
-        g_source_set_can_recurse(source, TRUE);
-        g_source_set_priority(source, pump->priority);
-        g_source_set_callback(source, G_SOURCE_FUNC(func), pump, NULL);
-        g_source_attach(source, g_main_context_get_thread_default());
-        return source;
-}
+static void update_watch(KpSocketPump *pump);
 
 /* Sends what is queued; FALSE when the socket failed (the pump is closed and
  * the closed callback has run). */
@@ -127,37 +106,48 @@ flush_queue(KpSocketPump *pump)
         return TRUE;
 }
 
-static gboolean
-on_writable(GSocket *socket, GIOCondition condition, gpointer user_data)
+static void
+write_queued(KpSocketPump *pump)
 {
-        KpSocketPump *pump = user_data;
-
         if (!flush_queue(pump))
-                return G_SOURCE_REMOVE;
-        update_sources(pump);
+                return;
+        update_watch(pump);
         if (pump->was_congested && !kp_socket_pump_is_congested(pump)) {
                 pump->was_congested = FALSE;
+                /* The callback may free the pump: touch nothing after it. */
                 if (pump->callbacks.drained != NULL)
                         pump->callbacks.drained(pump, pump->user_data);
         }
-        return G_SOURCE_CONTINUE;
 }
 
+/* One thing per wakeup, as either may free the pump: queued output first
+ * (its peer is waiting for it), then input. Both are level-triggered, so
+ * what is left is reported again on the next main-loop iteration. An error
+ * or hang-up is found by the receive or the send it makes fail. */
 static void
-update_sources(KpSocketPump *pump)
+on_ready(guint32 events, gpointer user_data)
 {
-        if (pump->closed)
+        KpSocketPump *pump = user_data;
+
+        if (pump->queue != NULL && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0)
+                write_queued(pump);
+        else if (pump->reading)
+                read_available(pump);
+}
+
+static void schedule_failure(KpSocketPump *pump, GError *error);
+
+/* Waits for input while reading and for room while output is queued. */
+static void
+update_watch(KpSocketPump *pump)
+{
+        guint32 events = (pump->reading ? EPOLLIN : 0) | (pump->queue != NULL ? EPOLLOUT : 0);
+        GError *error = NULL;
+
+        if (pump->closed || pump->watch == NULL)
                 return;
-        if (pump->reading && pump->in_source == NULL) {
-                pump->in_source = attach_socket_source(pump, G_IO_IN, on_readable);
-        } else if (!pump->reading) {
-                detach_source(&pump->in_source);
-        }
-        if (pump->queue != NULL && pump->out_source == NULL) {
-                pump->out_source = attach_socket_source(pump, G_IO_OUT, on_writable);
-        } else if (pump->queue == NULL) {
-                detach_source(&pump->out_source);
-        }
+        if (!kp_poller_watch_set_events(pump->watch, events, &error))
+                schedule_failure(pump, error);
 }
 
 KpSocketPump *
@@ -186,8 +176,18 @@ kp_socket_pump_new(GSocketConnection *connection, const KpSocketPumpCallbacks *c
 void
 kp_socket_pump_start(KpSocketPump *pump)
 {
+        GError *error = NULL;
+
         pump->reading = TRUE;
-        update_sources(pump);
+        if (pump->closed || pump->watch != NULL)
+                return;
+        pump->watch = kp_poller_watch_new(g_socket_get_fd(pump->socket), pump->priority, on_ready,
+                                          pump, &error);
+        if (pump->watch == NULL) {
+                schedule_failure(pump, error);
+                return;
+        }
+        update_watch(pump);
 }
 
 static gboolean
@@ -239,7 +239,7 @@ kp_socket_pump_write(KpSocketPump *pump, const guint8 *data, gsize len)
         g_byte_array_append(pump->queue, data, (guint)len);
         if (kp_socket_pump_is_congested(pump))
                 pump->was_congested = TRUE;
-        update_sources(pump);
+        update_watch(pump);
 }
 
 gboolean
@@ -258,17 +258,19 @@ void
 kp_socket_pump_set_reading(KpSocketPump *pump, gboolean reading)
 {
         pump->reading = reading;
-        update_sources(pump);
+        update_watch(pump);
 }
 
 void
 kp_socket_pump_set_priority(KpSocketPump *pump, gint priority)
 {
+        GError *error = NULL;
+
         pump->priority = priority;
-        if (pump->in_source != NULL)
-                g_source_set_priority(pump->in_source, priority);
-        if (pump->out_source != NULL)
-                g_source_set_priority(pump->out_source, priority);
+        if (pump->closed || pump->watch == NULL)
+                return;
+        if (!kp_poller_watch_set_priority(pump->watch, priority, &error))
+                schedule_failure(pump, error);
 }
 
 void
@@ -280,8 +282,7 @@ kp_socket_pump_close(KpSocketPump *pump)
                 g_socket_send(pump->socket, (const gchar *)pump->queue->data + pump->queue_head,
                               pump->queue->len - pump->queue_head, NULL, NULL);
         pump->closed = TRUE;
-        detach_source(&pump->in_source);
-        detach_source(&pump->out_source);
+        g_clear_pointer(&pump->watch, kp_poller_watch_free);
         detach_source(&pump->fail_source);
         g_clear_error(&pump->write_error);
         g_clear_pointer(&pump->queue, g_byte_array_unref);
