@@ -11,8 +11,9 @@
 #     that exits at once
 #   4 inbound handshakes per second kpingd sustains (bench/kp-load), with
 #     the js-libp2p server under the same load as the baseline
-#   5 10,000 idle connections: kpingd's memory per connection, and its idle
-#     RSS with no peers; the floor: an idle main loop with kpingd's libraries
+#   5 10,000 idle connections: kpingd's memory per connection, its idle
+#     RSS with no peers (the floor: an idle main loop with kpingd's
+#     libraries), and a round trip on another connection while they are held
 #   6 counter durability: strict vs batched, 1, 16 and 64 concurrent clients
 #
 # Environment (all optional):
@@ -359,6 +360,11 @@ idle_load() {
         # let the daemon finish what the last handshakes started (identify)
         sleep 2
         after=$(proc_rss_kib "$3")
+        # a round trip on another connection while they are held
+        if [ -n "${idle_ping_addr:-}" ]; then
+                run_ctl "$dir/ping-held" ping --libp2p -c "$COUNT" -i 0 -q --json "$idle_ping_addr"
+                all_pongs "$dir/ping-held" "$COUNT"
+        fi
         # the connections still held when the RSS was read count
         kill "$load_pid"
         wait "$load_pid"
@@ -392,9 +398,15 @@ figure5() {
         kill "$floor_pid"
         row 5 "floor: an idle main loop with kpingd's libraries (Pss $p0, private $v0 KiB)" \
                 "$r0 KiB" "$idle_rss KiB kpingd" "$(ratio "$r0" "$idle_rss")" "-" "-"
-        idle_load "$dir" "$kp_addr" "$kp_pid" "$n"
+        run_ctl "$dir/ping-none" ping --libp2p -c "$COUNT" -i 0 -q --json "$kp_addr"
+        all_pongs "$dir/ping-none" "$COUNT"
+        idle_ping_addr=$kp_addr idle_load "$dir" "$kp_addr" "$kp_pid" "$n"
         read -r open failed r0 p0 v0 r1 p1 v1 <"$dir/idle.result"
         [ "$open" -gt 0 ] || fail "no idle connection opened: $(cat "$dir/idle.json")"
+        row 5 "kpingd /ipfs/ping p50 / p99 while $open idle connections are held" \
+                "$(summary "$dir/ping-held" rtt_us.p50) / $(summary "$dir/ping-held" rtt_us.p99) us" \
+                "$(summary "$dir/ping-none" rtt_us.p50) / $(summary "$dir/ping-none" rtt_us.p99) us with none" \
+                "$(ratio "$(summary "$dir/ping-held" rtt_us.p50)" "$(summary "$dir/ping-none" rtt_us.p50)")" "-" "-"
         per=$(py "round((float(sys.argv[2]) - float(sys.argv[1])) / float(sys.argv[3]), 1)" "$r0" "$r1" "$open")
         echo "    kpingd: $open open ($failed failed), RSS $r0 -> $r1 KiB, Pss $p0 -> $p1 KiB," \
                 "private $v0 -> $v1 KiB: $per KiB RSS per connection" \
