@@ -163,10 +163,9 @@ kp_socket_pump_new(GSocketConnection *connection, const KpSocketPumpCallbacks *c
         pump->user_data = user_data;
         pump->priority = G_PRIORITY_DEFAULT;
         g_socket_set_blocking(pump->socket, FALSE);
-        /* GSocketClient leaves its connect timeout on the socket; GIO then
-         * re-arms a deadline on every dispatch of its sources, and each
-         * re-arm signals the main context's wakeup eventfd (two extra
-         * syscalls per message). The connection keeps its own timers. */
+        /* GSocketClient leaves its connect timeout on the socket, which
+         * would time out GSocket's own waits; the connection keeps its own
+         * timers. */
         g_socket_set_timeout(pump->socket, 0);
         /* Small request/response messages must not wait for Nagle. */
         g_socket_set_option(pump->socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
