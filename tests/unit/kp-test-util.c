@@ -160,3 +160,54 @@ kp_test_dial(KpHost *client, const KpMultiaddr *target)
         g_assert_nonnull(conn);
         return conn;
 }
+
+static GPtrArray *captured_log;
+static const char *capture_key;
+static const char *capture_value;
+
+static GLogWriterOutput
+capture_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
+{
+        const char *message = NULL;
+        gboolean match = FALSE;
+
+        for (gsize i = 0; i < n_fields; i++) {
+                if (g_str_equal(fields[i].key, capture_key))
+                        match = capture_value == NULL
+                                || g_strcmp0(fields[i].value, capture_value) == 0;
+                else if (g_str_equal(fields[i].key, "MESSAGE"))
+                        message = fields[i].value;
+        }
+        if (!match || message == NULL)
+                return g_log_writer_default(level, fields, n_fields, user_data);
+        g_ptr_array_add(captured_log, g_strdup(message));
+        return G_LOG_WRITER_HANDLED;
+}
+
+void
+kp_test_capture_log(const char *key, const char *value)
+{
+        capture_key = key;
+        capture_value = value;
+        captured_log = g_ptr_array_new_with_free_func(g_free);
+        g_log_set_writer_func(capture_writer, NULL, NULL);
+}
+
+GPtrArray *
+kp_test_captured_log(void)
+{
+        return captured_log;
+}
+
+guint
+kp_test_count_log_lines(const char *a, const char *b)
+{
+        guint n = 0;
+
+        for (guint i = 0; i < captured_log->len; i++) {
+                const char *line = captured_log->pdata[i];
+                if (strstr(line, a) != NULL && (b == NULL || strstr(line, b) != NULL))
+                        n++;
+        }
+        return n;
+}

@@ -42,6 +42,15 @@ void kp_test_malformed_hex(const KpTestMalformed *cases, gsize n_cases, KpTestDe
  * input itself, @len its strlen). */
 void kp_test_malformed_text(const KpTestMalformed *cases, gsize n_cases, KpTestDecodeFunc decode);
 
+/* From this call on, each log message carrying the structured field @key
+ * (equal to @value, unless that is NULL) is kept instead of written; others
+ * are written as usual. */
+void kp_test_capture_log(const char *key, const char *value);
+/* The messages kept so far, in order (empty it with g_ptr_array_set_size). */
+GPtrArray *kp_test_captured_log(void);
+/* How many kept messages contain @a and, unless it is NULL, @b. */
+guint kp_test_count_log_lines(const char *a, const char *b);
+
 /* Makes @host listen on 127.0.0.1, any port; returns the port. */
 guint16 kp_test_listen_loopback(KpHost *host);
 /* @server's full address: /ip4/127.0.0.1/tcp/PORT/p2p/ITS-ID. */

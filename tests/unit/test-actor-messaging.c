@@ -12,39 +12,6 @@
 #define MSG        "test::Msg"
 #define SHOUT      "test::Shout"
 
-/* The responder's log lines about refused requests (domain kp-actor). */
-static GPtrArray *refusal_lines;
-
-static GLogWriterOutput
-capture_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
-{
-        const char *domain = NULL, *message = NULL;
-
-        for (gsize i = 0; i < n_fields; i++) {
-                if (g_str_equal(fields[i].key, "GLIB_DOMAIN"))
-                        domain = fields[i].value;
-                else if (g_str_equal(fields[i].key, "MESSAGE"))
-                        message = fields[i].value;
-        }
-        if (g_strcmp0(domain, "kp-actor") != 0 || message == NULL)
-                return g_log_writer_default(level, fields, n_fields, user_data);
-        g_ptr_array_add(refusal_lines, g_strdup(message));
-        return G_LOG_WRITER_HANDLED;
-}
-
-static guint
-count_lines(const char *a, const char *b)
-{
-        guint n = 0;
-
-        for (guint i = 0; i < refusal_lines->len; i++) {
-                const char *line = refusal_lines->pdata[i];
-                if (strstr(line, a) != NULL && strstr(line, b) != NULL)
-                        n++;
-        }
-        return n;
-}
-
 typedef struct {
         gboolean done;
         KpKameoResponse *response;
@@ -168,10 +135,10 @@ test_actor_messaging_answers(void)
         {
                 g_autofree char *peer = kp_peer_id_to_string(kp_host_get_peer_id(client));
 
-                g_assert_cmpuint(refusal_lines->len, ==, 8);
-                g_assert_cmpuint(count_lines(peer, "UnknownMessage"), ==, 2);
-                g_assert_cmpuint(count_lines(peer, "ActorNotRunning"), ==, 4);
-                g_assert_cmpuint(count_lines(peer, "BadActorType"), ==, 2);
+                g_assert_cmpuint(kp_test_captured_log()->len, ==, 8);
+                g_assert_cmpuint(kp_test_count_log_lines(peer, "UnknownMessage"), ==, 2);
+                g_assert_cmpuint(kp_test_count_log_lines(peer, "ActorNotRunning"), ==, 4);
+                g_assert_cmpuint(kp_test_count_log_lines(peer, "BadActorType"), ==, 2);
         }
 
         /* a handler replaced for the pair last used answers from then on */
@@ -188,8 +155,7 @@ int
 main(int argc, char **argv)
 {
         g_test_init(&argc, &argv, NULL);
-        refusal_lines = g_ptr_array_new_with_free_func(g_free);
-        g_log_set_writer_func(capture_writer, NULL, NULL);
+        kp_test_capture_log("GLIB_DOMAIN", "kp-actor");
         g_test_add_func("/actor-messaging/answers", test_actor_messaging_answers);
         return g_test_run();
 }

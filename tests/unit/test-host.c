@@ -220,35 +220,12 @@ on_dialled(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 /* Log lines about limits (those with a KPING_LIMIT field), captured. */
-static GPtrArray *limit_lines;
-
-static GLogWriterOutput
-capture_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
-{
-        const char *message = NULL;
-        gboolean is_limit = FALSE;
-
-        for (gsize i = 0; i < n_fields; i++) {
-                if (g_str_equal(fields[i].key, "KPING_LIMIT"))
-                        is_limit = TRUE;
-                else if (g_str_equal(fields[i].key, "MESSAGE"))
-                        message = fields[i].value;
-        }
-        if (!is_limit || message == NULL)
-                return g_log_writer_default(level, fields, n_fields, user_data);
-        g_ptr_array_add(limit_lines, g_strdup(message));
-        return G_LOG_WRITER_HANDLED;
-}
-
+/* Whether a refusal (a message with the KPING_LIMIT field) was logged
+ * containing @a and, unless NULL, @b. */
 static gboolean
 has_line(const char *a, const char *b)
 {
-        for (guint i = 0; i < limit_lines->len; i++) {
-                const char *line = limit_lines->pdata[i];
-                if (strstr(line, a) != NULL && (b == NULL || strstr(line, b) != NULL))
-                        return TRUE;
-        }
-        return FALSE;
+        return kp_test_count_log_lines(a, b) > 0;
 }
 
 static void
@@ -366,7 +343,7 @@ test_host_limits_per_ip(void)
         l.max_connections_per_ip = 3;
         l.max_pending_handshakes_per_ip = 2;
         kp_host_set_limits(server, &l);
-        g_ptr_array_set_size(limit_lines, 0);
+        g_ptr_array_set_size(kp_test_captured_log(), 0);
 
         /* two pending from .1: the limit */
         g_ptr_array_add(socks, raw_connect("127.0.0.1", port));
@@ -386,7 +363,7 @@ test_host_limits_per_ip(void)
         refused2 = raw_connect("127.0.0.1", port);
         WAIT_FOR(kp_host_get_n_refused(server) == 2);
         assert_refused(refused2);
-        g_assert_cmpuint(limit_lines->len, ==, 1);
+        g_assert_cmpuint(kp_test_captured_log()->len, ==, 1);
         WAIT_FOR(has_line("refused 1 more connections in the last 1000 ms "
                           "(MaxPendingHandshakesPerIP)",
                           NULL));
@@ -451,7 +428,7 @@ test_host_limits_total(void)
         kp_host_limits_init(&l);
         l.max_pending_handshakes = 2;
         kp_host_set_limits(server, &l);
-        g_ptr_array_set_size(limit_lines, 0);
+        g_ptr_array_set_size(kp_test_captured_log(), 0);
         g_ptr_array_add(socks, raw_connect("127.0.0.1", port));
         g_ptr_array_add(socks, raw_connect("127.0.0.2", port));
         WAIT_FOR(kp_host_get_n_pending_handshakes(server, NULL) == 2);
@@ -511,7 +488,7 @@ test_host_limits_v4_mapped(void)
         kp_host_set_limits(server, &l);
         g_assert_true(kp_host_listen_socket(server, socket, &error));
         g_assert_no_error(error);
-        g_ptr_array_set_size(limit_lines, 0);
+        g_ptr_array_set_size(kp_test_captured_log(), 0);
 
         g_ptr_array_add(socks, raw_connect("127.0.0.1", port));
         WAIT_FOR(kp_host_get_n_pending_handshakes(server, "127.0.0.1") == 1);
@@ -728,8 +705,7 @@ int
 main(int argc, char **argv)
 {
         g_test_init(&argc, &argv, NULL);
-        limit_lines = g_ptr_array_new_with_free_func(g_free);
-        g_log_set_writer_func(capture_writer, NULL, NULL);
+        kp_test_capture_log("KPING_LIMIT", NULL);
         g_test_add_func("/host/limits/bounds", test_host_limits_bounds);
         g_test_add_func("/host/limits/per-ip", test_host_limits_per_ip);
         g_test_add_func("/host/limits/total", test_host_limits_total);
