@@ -6,7 +6,13 @@
  *   tcp-echo-server [--port-file FILE] [PORT]     (PORT 0 or none: any free port)
  *
  * Prints "port N" once listening (and writes N to FILE), then serves until
- * killed. */
+ * killed.
+ *
+ * Built a second time as glib-echo-server (ECHO_SERVER_GLIB_LOOP), which
+ * serves every connection from a GLib main loop instead (a GSocket source
+ * each, non-blocking receive and send), as kpingd does: with
+ * tcp-echo-client it measures what the main loop alone adds to a round
+ * trip, before any protocol work (run-all.sh's figure 1). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -19,8 +25,78 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#ifdef ECHO_SERVER_GLIB_LOOP
+#include <gio/gio.h>
+#endif
+
 #define ECHO_BUFFER_SIZE 65536
 
+#ifdef ECHO_SERVER_GLIB_LOOP
+static gboolean
+on_readable(GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+        static char buf[ECHO_BUFFER_SIZE];
+        gssize n = g_socket_receive(socket, buf, sizeof buf, NULL, NULL);
+
+        (void)condition;
+        (void)user_data;
+        if (n <= 0) {
+                g_socket_close(socket, NULL);
+                return G_SOURCE_REMOVE;
+        }
+        /* Blocking only when the client stops reading its echoes. */
+        for (gssize off = 0; off < n;) {
+                gssize w = g_socket_send_with_blocking(socket, buf + off, (gsize)(n - off), TRUE,
+                                                       NULL, NULL);
+                if (w <= 0) {
+                        g_socket_close(socket, NULL);
+                        return G_SOURCE_REMOVE;
+                }
+                off += w;
+        }
+        return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_incoming(GSocket *listener, GIOCondition condition, gpointer user_data)
+{
+        g_autoptr(GSocket) socket = g_socket_accept(listener, NULL, NULL);
+        g_autoptr(GSource) source = NULL;
+
+        (void)condition;
+        (void)user_data;
+        if (socket == NULL)
+                return G_SOURCE_CONTINUE;
+        g_socket_set_blocking(socket, FALSE);
+        g_socket_set_option(socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+        source = g_socket_create_source(socket, G_IO_IN, NULL);
+        g_source_set_callback(source, G_SOURCE_FUNC(on_readable), g_object_ref(socket),
+                              g_object_unref);
+        g_source_attach(source, NULL);
+        return G_SOURCE_CONTINUE;
+}
+
+/* Serves @lfd's connections from a GLib main loop until killed. */
+static int
+serve_all(int lfd)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GSocket) listener = g_socket_new_from_fd(lfd, &error);
+        g_autoptr(GSource) source = NULL;
+        g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
+
+        if (listener == NULL) {
+                fprintf(stderr, "glib-echo-server: %s\n", error->message);
+                return 1;
+        }
+        g_socket_set_blocking(listener, FALSE);
+        source = g_socket_create_source(listener, G_IO_IN, NULL);
+        g_source_set_callback(source, G_SOURCE_FUNC(on_incoming), NULL, NULL);
+        g_source_attach(source, NULL);
+        g_main_loop_run(loop);
+        return 0;
+}
+#else
 static void *
 serve(void *arg)
 {
@@ -46,6 +122,32 @@ out:
         close(fd);
         return NULL;
 }
+
+/* Serves @lfd's connections, a blocking thread each, until killed. */
+static int
+serve_all(int lfd)
+{
+        int one = 1;
+
+        for (;;) {
+                pthread_t thread;
+                int fd = accept(lfd, NULL, NULL);
+
+                if (fd < 0) {
+                        if (errno == EINTR || errno == ECONNABORTED)
+                                continue;
+                        perror("accept");
+                        return 1;
+                }
+                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                if (pthread_create(&thread, NULL, serve, (void *)(intptr_t)fd) != 0) {
+                        close(fd);
+                        continue;
+                }
+                pthread_detach(thread);
+        }
+}
+#endif
 
 static int
 write_port_file(const char *path, unsigned port)
@@ -108,21 +210,5 @@ main(int argc, char **argv)
                 perror(port_file);
                 return 1;
         }
-        for (;;) {
-                pthread_t thread;
-                int fd = accept(lfd, NULL, NULL);
-
-                if (fd < 0) {
-                        if (errno == EINTR || errno == ECONNABORTED)
-                                continue;
-                        perror("accept");
-                        return 1;
-                }
-                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-                if (pthread_create(&thread, NULL, serve, (void *)(intptr_t)fd) != 0) {
-                        close(fd);
-                        continue;
-                }
-                pthread_detach(thread);
-        }
+        return serve_all(lfd);
 }
