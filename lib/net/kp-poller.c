@@ -7,20 +7,14 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef enum {
-        WATCH_UNPLACED, /* waits for nothing */
-        WATCH_DIRECT,   /* in GLib's poll set, a slot of its poller */
-        WATCH_EPOLL,    /* in its poller's epoll set */
-} KpWatchPlace;
-
 typedef struct _KpPoller KpPoller;
 
 struct _KpPollerWatch {
         KpPoller *poller; /* counts this watch; NULL once freed */
         int fd;
-        guint32 events; /* waited for; 0 while unplaced */
-        KpWatchPlace place;
-        gpointer tag;     /* GLib's, while direct */
+        guint32 events;   /* waited for; 0: in neither set */
+        gpointer tag;     /* GLib's while in its poll set (a direct slot), else
+                           * NULL: in the epoll set if @events */
         gint64 active_us; /* last reported ready */
         KpPollerFunc func;
         gpointer user_data;
@@ -88,7 +82,6 @@ static void
 put_direct(KpPoller *p, int slot, KpPollerWatch *w)
 {
         w->tag = g_source_add_unix_fd(&p->source, w->fd, condition_from_events(w->events));
-        w->place = WATCH_DIRECT;
         p->direct[slot] = w;
 }
 
@@ -107,11 +100,10 @@ take_direct(KpPoller *p, KpPollerWatch *w)
 static void
 unplace(KpPollerWatch *w)
 {
-        if (w->place == WATCH_DIRECT)
+        if (w->tag != NULL)
                 take_direct(w->poller, w);
-        else if (w->place == WATCH_EPOLL)
+        else if (w->events != 0)
                 epoll_ctl(w->poller->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-        w->place = WATCH_UNPLACED;
         w->events = 0;
 }
 
@@ -132,7 +124,6 @@ place(KpPollerWatch *w, guint32 events, GError **error)
                 w->events = 0;
                 return FALSE;
         }
-        w->place = WATCH_EPOLL;
         return TRUE;
 }
 
@@ -156,7 +147,6 @@ demote_idle(KpPoller *p, gint64 now_us)
         if (!epoll_change(p, EPOLL_CTL_ADD, w, w->events, NULL))
                 return -1;
         take_direct(p, w);
-        w->place = WATCH_EPOLL;
         return oldest;
 }
 
@@ -193,7 +183,7 @@ poller_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
 
                 /* Freed, moved or demoted by an earlier callback: a slot
                  * taken since has not been polled yet. */
-                if (w == NULL || w->poller != p || w->place != WATCH_DIRECT)
+                if (w == NULL || w->poller != p || w->tag == NULL)
                         continue;
                 ready = g_source_query_unix_fd(source, w->tag);
                 if (ready == 0)
@@ -213,7 +203,7 @@ poller_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
                                 continue;
                         w->active_us = now_us;
                         w->func(ready[i].events, w->user_data);
-                        if (w->poller == p && w->place == WATCH_EPOLL)
+                        if (w->poller == p && w->tag == NULL && w->events != 0)
                                 promote(p, w, now_us);
                 }
         }
@@ -323,11 +313,11 @@ kp_poller_watch_set_events(KpPollerWatch *watch, guint32 events, GError **error)
         events &= EPOLLIN | EPOLLOUT;
         if (events == watch->events)
                 return TRUE;
-        if (events == 0 || watch->place == WATCH_UNPLACED) {
+        if (events == 0 || watch->events == 0) {
                 unplace(watch);
                 return events == 0 || place(watch, events, error);
         }
-        if (watch->place == WATCH_DIRECT) {
+        if (watch->tag != NULL) {
                 g_source_modify_unix_fd(&watch->poller->source, watch->tag,
                                         condition_from_events(events));
         } else if (!epoll_change(watch->poller, EPOLL_CTL_MOD, watch, events, error)) {
@@ -380,7 +370,7 @@ kp_poller_watch_free(KpPollerWatch *watch)
 gboolean
 kp_poller_watch_is_direct(const KpPollerWatch *watch)
 {
-        return watch->place == WATCH_DIRECT;
+        return watch->tag != NULL;
 }
 
 guint
