@@ -318,6 +318,30 @@ test_many(Fixture *f, gconstpointer data)
         }
 }
 
+/* At most KP_POLLER_MAX_EVENTS epoll watches are called per dispatch (plus
+ * the direct ones); the rest on the next iterations, none lost. */
+static void
+test_max_events(Fixture *f, gconstpointer data)
+{
+        guint n = KP_POLLER_DIRECT_SLOTS + 2 * KP_POLLER_MAX_EVENTS + 1;
+        guint called = 0;
+        gint64 end = g_get_monotonic_time() + TEST_BOUND_MS * 1000;
+
+        (void)data;
+        add_items(f, n, G_PRIORITY_DEFAULT, EPOLLIN);
+        for (guint i = 0; i < n; i++)
+                make_readable(&f->items[i]);
+        g_assert_true(g_main_context_iteration(f->context, FALSE));
+        for (guint i = 0; i < n; i++)
+                called += f->items[i].calls;
+        g_assert_cmpuint(called, ==, KP_POLLER_DIRECT_SLOTS + KP_POLLER_MAX_EVENTS);
+        for (guint i = 0; i < n; i++) {
+                while (f->items[i].calls == 0 && g_get_monotonic_time() < end)
+                        g_main_context_iteration(f->context, FALSE);
+                g_assert_cmpuint(f->items[i].calls, >=, 1);
+        }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -329,6 +353,7 @@ main(int argc, char **argv)
         ADD("/poller/free-in-callback", test_free_in_callback);
         ADD("/poller/priority", test_priority);
         ADD("/poller/many", test_many);
+        ADD("/poller/max-events", test_max_events);
 #undef ADD
         return g_test_run();
 }
